@@ -1,0 +1,267 @@
+"""`pants package` of a `unikernel_image`: app + init + kernel -> a direct-boot bundle directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Dict, List, Tuple
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior
+from pants.core.target_types import FileSourceField, ResourceSourceField
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.core.util_rules.stripped_source_files import StrippedSourceFiles
+from pants.engine.addresses import Address, AddressInput
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    FileContent,
+    MergeDigests,
+    Snapshot,
+)
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    DependenciesRequest,
+    FieldSetsPerTarget,
+    FieldSetsPerTargetRequest,
+    InvalidFieldException,
+    Targets,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+from unikernel_rules.init.rules import BuiltInit
+from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
+from unikernel_rules.rootfs.rules import INIT_CONF, INIT_PATH, MEMORY_TOKEN, Initrd, InitrdRequest
+from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.subsystems.unikernel import UnikernelSubsystem
+from unikernel_rules.target_types import (
+    UnikernelArgsField,
+    UnikernelCommandField,
+    UnikernelCpusField,
+    UnikernelEnvField,
+    UnikernelImageDependenciesField,
+    UnikernelImageTarget,
+    UnikernelInitrdCompressionField,
+    UnikernelKernelArgsField,
+    UnikernelKernelField,
+    UnikernelMemoryField,
+    UnikernelOutputPathField,
+    UnikernelPortsField,
+)
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_SCHEMA = 1
+# RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
+KERNEL_MEMORY_BASE_MIB = 12
+# QEMU user networking: the guest is 10.0.2.15 behind a gateway at 10.0.2.2, DNS at 10.0.2.3.
+GUEST_NET = "net static 10.0.2.15 255.255.255.0 10.0.2.2"
+
+
+@dataclass(frozen=True)
+class UnikernelImageFieldSet(PackageFieldSet, RunFieldSet):
+    required_fields = (UnikernelImageDependenciesField, UnikernelMemoryField)
+    run_in_sandbox_behavior = RunInSandboxBehavior.RUN_REQUEST_HERMETIC
+
+    dependencies: UnikernelImageDependenciesField
+    kernel: UnikernelKernelField
+    command: UnikernelCommandField
+    args: UnikernelArgsField
+    env: UnikernelEnvField
+    memory: UnikernelMemoryField
+    cpus: UnikernelCpusField
+    ports: UnikernelPortsField
+    kernel_args: UnikernelKernelArgsField
+    initrd_compression: UnikernelInitrdCompressionField
+    output_path: UnikernelOutputPathField
+
+
+@dataclass(frozen=True)
+class UnikernelBundle:
+    """The bundle's files (kernel, initrd, cmdline, manifest.json) under `directory`."""
+
+    digest: Digest
+    directory: str
+    manifest: str
+
+
+def _check_line(value: str, field: str, address: Address) -> str:
+    if "\n" in value or "\r" in value or '"' in value:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `{field}` field of {address} has the value {value!r}, which contains a newline
+                or a double quote; those cannot be passed to the guest. Remove them.
+                """
+            )
+        )
+    return value
+
+
+def render_init_conf(
+    address: Address, app: UnikernelApp, field_set: UnikernelImageFieldSet
+) -> str:
+    command = list(field_set.command.value or app.command)
+    if not command:
+        raise InvalidFieldException(f"The `command` field of {address} is empty.")
+    command += list(field_set.args.value or ())
+    env: Dict[str, str] = dict(app.env)
+    env.update(field_set.env.value or {})
+    lines = [
+        "# Written by unikernel_rules; read by /init (init/init.c).",
+        f"target {address}",
+        f"memory_needed_mib {MEMORY_TOKEN}",
+        f"workdir {app.workdir}",
+        *(f"arg {_check_line(a, 'command/args', address)}" for a in command),
+        *(f"env {_check_line(k, 'env', address)}={_check_line(v, 'env', address)}" for k, v in sorted(env.items())),
+        GUEST_NET,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@rule(desc="Assemble a unikernel image", level=LogLevel.DEBUG)
+async def assemble_unikernel_image(
+    field_set: UnikernelImageFieldSet, unikernel: UnikernelSubsystem
+) -> UnikernelBundle:
+    address = field_set.address
+    deps = await Get(Targets, DependenciesRequest(field_set.dependencies))
+    app_field_sets = await Get(
+        FieldSetsPerTarget, FieldSetsPerTargetRequest(UnikernelAppFieldSet, deps)
+    )
+    apps = [fs for per_target in app_field_sets.collection for fs in per_target]
+    if len(apps) != 1:
+        found = ", ".join(str(fs.address) for fs in apps)
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `dependencies` field of the `{UnikernelImageTarget.alias}` {address} must
+                name exactly one app to boot (a `c_program`), but it names
+                {len(apps)}{': ' + found if found else ''}. {'Add the app target to `dependencies`, e.g. `dependencies=[":app"]`.' if not apps else 'Split them into one `unikernel_image` per app.'}
+                """
+            )
+        )
+    kernel_spec = field_set.kernel.value or unikernel.default_kernel
+    # Relative addresses (":linux") are relative to the image's BUILD file.
+    kernel_input = AddressInput.parse(
+        kernel_spec,
+        relative_to=address.spec_path,
+        description_of_origin=f"the `kernel` field of {address}",
+    )
+    kernel_address = await Get(Address, AddressInput, kernel_input)
+    app, kernel, init = await MultiGet(
+        Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
+        Get(BuiltKernel, KernelRequest(kernel_address, address)),
+        Get(BuiltInit),
+    )
+
+    # Extra files: `files` keep their repository path, `resources` their source-root-relative one.
+    file_sources, resource_sources = await MultiGet(
+        Get(
+            SourceFiles,
+            SourceFilesRequest(
+                [t[FileSourceField] for t in deps if t.has_field(FileSourceField)],
+                for_sources_types=(FileSourceField,),
+            ),
+        ),
+        Get(
+            StrippedSourceFiles,
+            SourceFilesRequest(
+                [t[ResourceSourceField] for t in deps if t.has_field(ResourceSourceField)],
+                for_sources_types=(ResourceSourceField,),
+            ),
+        ),
+    )
+    extra = await Get(
+        Digest,
+        MergeDigests([file_sources.snapshot.digest, resource_sources.snapshot.digest]),
+    )
+    extra = await Get(Digest, AddPrefix(extra, APP_DIR))
+    conf = await Get(
+        Digest,
+        CreateDigest([FileContent(INIT_CONF, render_init_conf(address, app, field_set).encode())]),
+    )
+    rootfs = await Get(Digest, MergeDigests([init.digest, app.digest, extra, conf]))
+    initrd = await Get(
+        Initrd,
+        InitrdRequest(
+            rootfs=rootfs,
+            compression=field_set.initrd_compression.value or "gzip",
+            memory_base_mib=KERNEL_MEMORY_BASE_MIB,
+            description=f"Packing the initramfs of {address}",
+        ),
+    )
+
+    cmdline = " ".join([*unikernel.kernel_cmdline, *(field_set.kernel_args.value or ())])
+    cmdline_digest = await Get(Digest, CreateDigest([FileContent("cmdline", (cmdline + "\n").encode())]))
+    kernel_initrd = await Get(Digest, MergeDigests([kernel.kernel, initrd.digest, cmdline_digest]))
+    contents = await Get(DigestContents, Digest, kernel_initrd)
+    files = {
+        fc.path: {"size": len(fc.content), "sha256": hashlib.sha256(fc.content).hexdigest()}
+        for fc in sorted(contents, key=lambda fc: fc.path)
+    }
+    memory_mib = field_set.memory.mib(address)
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "target": str(address),
+        "runtime": app.runtime,
+        "kernel": {"target": str(kernel.address), "version": kernel.version, "release": kernel.release},
+        "kernel_version": kernel.version,
+        "memory_mib": memory_mib,
+        "memory_needed_mib": initrd.memory_needed_mib,
+        "cpus": field_set.cpus.value,
+        "ports": [{"host": h, "guest": g} for h, g in field_set.ports.mappings(address)],
+        "cmdline": cmdline,
+        "initrd": {
+            "compression": field_set.initrd_compression.value,
+            "entries": initrd.entries,
+            "unpacked_bytes": initrd.unpacked_bytes,
+        },
+        "files": files,
+        "total_bytes": sum(f["size"] for f in files.values()),
+    }
+    if memory_mib < initrd.memory_needed_mib:
+        logger.warning(
+            softwrap(
+                f"""
+                {address}: `memory` is {memory_mib} MiB but the image probably needs about
+                {initrd.memory_needed_mib} MiB ({initrd.unpacked_bytes} bytes of files in RAM
+                plus the kernel). If it fails to boot, raise `memory`.
+                """
+            )
+        )
+    manifest_digest = await Get(
+        Digest,
+        CreateDigest(
+            [FileContent("manifest.json", (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())]
+        ),
+    )
+    directory = field_set.output_path.value_or_default(file_ending=None)
+    bundle = await Get(Digest, MergeDigests([kernel_initrd, manifest_digest]))
+    bundle = await Get(Digest, AddPrefix(bundle, directory))
+    return UnikernelBundle(bundle, directory, f"{directory}/manifest.json")
+
+
+@rule(desc="Package a unikernel image", level=LogLevel.DEBUG)
+async def package_unikernel_image(field_set: UnikernelImageFieldSet) -> BuiltPackage:
+    bundle = await Get(UnikernelBundle, UnikernelImageFieldSet, field_set)
+    snapshot = await Get(Snapshot, Digest, bundle.digest)
+    return BuiltPackage(
+        snapshot.digest,
+        artifacts=tuple(
+            BuiltPackageArtifact(path, extra_log_lines=())
+            for path in snapshot.files
+        ),
+    )
+
+
+def rules():
+    return (
+        *collect_rules(),
+        UnionRule(PackageFieldSet, UnikernelImageFieldSet),
+    )

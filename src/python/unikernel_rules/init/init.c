@@ -1,0 +1,637 @@
+/*
+ * unikernel-init: the PID 1 of a unikernel_rules VM image.
+ *
+ * The initramfs built by unikernel_rules holds this program as /init, a
+ * config file /.uk/init.conf, the application, and a marker file
+ * /.uk/complete that is the very last archive entry.  This program:
+ *
+ *   1. makes sure fds 0..2 are the console,
+ *   2. reads /.uk/init.conf (see parse_config() for the format),
+ *   3. checks /.uk/complete exists (if not, the kernel ran out of memory
+ *      while unpacking the initramfs and files are missing),
+ *   4. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0),
+ *   5. runs the application as its child, forwarding signals to it and
+ *      reaping every zombie,
+ *   6. when the application exits, kills what is left, syncs, prints
+ *      "UNIKERNEL_EXIT=<status>" and powers off, preferably through QEMU's
+ *      isa-debug-exit device so the host sees the status in QEMU's exit code.
+ *
+ * Status codes reported besides the app's own: 128+N if the app was killed
+ * by signal N, 127 if it could not be executed, 125 if init itself failed
+ * (bad or missing config, incomplete initramfs, ...).
+ *
+ * PID 1 must never exit (the kernel would panic), so every path ends in
+ * power_off().  Everything lives in static buffers; nothing is malloc'ed.
+ *
+ * Build: zig cc -target x86_64-linux-musl -static -Os -s -o init init.c
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <net/route.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/io.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CONF_PATH "/.uk/init.conf"
+#define COMPLETE_PATH "/.uk/complete"
+#define DEFAULT_DNS "10.0.2.3"
+
+#define CONF_MAX (256 * 1024) /* max size of init.conf */
+#define MAX_ARGS 4096         /* max argv entries (config + command line) */
+#define MAX_ENV 4096          /* max environment entries */
+
+#define STATUS_INIT_FAILED 125
+#define STATUS_EXEC_FAILED 127
+
+/* isa-debug-exit: QEMU exits with (value << 1) | 1 when it is written. */
+#define DEBUG_EXIT_PORT 0xf4
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+
+static void write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+/* Print "unikernel-init: <message>\n" to stderr (the console). */
+__attribute__((format(printf, 1, 2))) static void msg(const char *fmt, ...)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf, "unikernel-init: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = strlen(buf);
+    buf[len++] = '\n';
+    write_all(2, buf, len);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Power off, reporting the exit status                                     */
+
+/* Write the status to QEMU's isa-debug-exit device, which makes QEMU exit
+ * at once with status (status << 1) | 1.  Returns if there is no device. */
+static void debug_exit(int status)
+{
+    if (ioperm(DEBUG_EXIT_PORT, 4, 1) == 0)
+        outl((unsigned int)status, DEBUG_EXIT_PORT);
+    /* Kernels without CONFIG_X86_IOPL_IOPERM: /dev/port does a one-byte
+     * outb, which the device accepts too (the status fits in a byte). */
+    int fd = open("/dev/port", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT &&
+        mknod("/dev/port", S_IFCHR | 0600, makedev(1, 4)) == 0)
+        fd = open("/dev/port", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        unsigned char byte = (unsigned char)status;
+        if (pwrite(fd, &byte, 1, DEBUG_EXIT_PORT) != 1)
+            msg("/dev/port: %s", strerror(errno));
+        close(fd);
+    }
+}
+
+/* reboot(RB_POWER_OFF) without a power-off driver halts and never returns,
+ * so only use it with ACPI (how a PC powers off). */
+static int can_power_off(void)
+{
+    mkdir("/sys", 0755);
+    mount("sysfs", "/sys", "sysfs", 0, NULL); /* EBUSY if already mounted */
+    return access("/sys/firmware/acpi", F_OK) == 0;
+}
+
+/* Report the status on the console and to the host, then power off. */
+__attribute__((noreturn)) static void power_off(int status)
+{
+    char line[40];
+    int n = snprintf(line, sizeof line, "\nUNIKERNEL_EXIT=%d\n", status);
+    write_all(1, line, (size_t)n);
+    /* The serial driver sends bytes asynchronously; wait until the UART has
+     * actually transmitted them, or QEMU could exit before they are out. */
+    tcdrain(1);
+    sync();
+
+    debug_exit(status);
+
+    /* Still here: no such device.  Power off, else reboot (the host runs
+     * QEMU with -no-reboot, so that ends it as well). */
+    if (can_power_off())
+        reboot(RB_POWER_OFF);
+    reboot(RB_AUTOBOOT);
+    msg("cannot power off: %s", strerror(errno));
+    for (;;)
+        pause(); /* returning from PID 1 would only panic the kernel */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                            */
+
+static struct {
+    const char *target;       /* "target": for messages */
+    const char *memory_mib;   /* "memory_needed_mib": for messages */
+    const char *workdir;      /* "workdir" */
+    const char *argv[MAX_ARGS + 1];
+    int argc;
+    const char *envp[MAX_ENV + 1];
+    int envc;
+    int net_static;           /* "net static ..." seen */
+    struct in_addr ip, netmask, gateway;
+    const char *dns;          /* "dns", or NULL */
+} conf;
+
+static char conf_buf[CONF_MAX + 1];
+
+/* Read /.uk/init.conf into conf_buf.  Returns 0, or an errno value. */
+static int read_config(void)
+{
+    int fd = open(CONF_PATH, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, conf_buf + len, CONF_MAX + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return err;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+        if (len > CONF_MAX) {
+            close(fd);
+            return EFBIG;
+        }
+    }
+    close(fd);
+    conf_buf[len] = '\0';
+    return 0;
+}
+
+/* Parse "static <ip> <netmask> <gateway>" or "none".  Returns 0 if valid. */
+static int parse_net(char *value)
+{
+    char *save = NULL;
+    char *mode = strtok_r(value, " \t", &save);
+    if (mode && strcmp(mode, "none") == 0 && !strtok_r(NULL, " \t", &save)) {
+        conf.net_static = 0;
+        return 0;
+    }
+    if (!mode || strcmp(mode, "static") != 0)
+        return -1;
+    struct in_addr *dst[3] = {&conf.ip, &conf.netmask, &conf.gateway};
+    for (int i = 0; i < 3; i++) {
+        char *word = strtok_r(NULL, " \t", &save);
+        if (!word || inet_pton(AF_INET, word, dst[i]) != 1)
+            return -1;
+    }
+    if (strtok_r(NULL, " \t", &save))
+        return -1;
+    conf.net_static = 1;
+    return 0;
+}
+
+/*
+ * One directive per line: "<key> <value>", the value running to the end of
+ * the line (spaces included, no escaping).  Empty lines and lines starting
+ * with '#' are ignored.  The buffer is split in place: values point into it.
+ * Returns 0, or -1 after printing a message.
+ */
+static int parse_config(void)
+{
+    char *line = conf_buf;
+    for (int lineno = 1; line && *line; lineno++) {
+        char *next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] == '\r')
+            line[len - 1] = '\0';
+
+        if (line[0] == '\0' || line[0] == '#') {
+            line = next;
+            continue;
+        }
+        char *value = strchr(line, ' ');
+        if (value)
+            *value++ = '\0';
+        else
+            value = line + strlen(line); /* key without value: "" */
+
+        if (strcmp(line, "target") == 0) {
+            conf.target = value;
+        } else if (strcmp(line, "memory_needed_mib") == 0) {
+            conf.memory_mib = value;
+        } else if (strcmp(line, "workdir") == 0) {
+            if (value[0] != '/')
+                msg("%s:%d: workdir must be absolute, ignoring", CONF_PATH, lineno);
+            else
+                conf.workdir = value;
+        } else if (strcmp(line, "arg") == 0) {
+            if (conf.argc >= MAX_ARGS) {
+                msg("%s:%d: more than %d args", CONF_PATH, lineno, MAX_ARGS);
+                return -1;
+            }
+            conf.argv[conf.argc++] = value;
+        } else if (strcmp(line, "env") == 0) {
+            if (!strchr(value, '=') || value[0] == '=') {
+                msg("%s:%d: env needs KEY=VALUE, ignoring \"%s\"", CONF_PATH, lineno, value);
+            } else if (conf.envc >= MAX_ENV - 3) { /* room for defaults */
+                msg("%s:%d: more than %d env entries", CONF_PATH, lineno, MAX_ENV - 3);
+                return -1;
+            } else {
+                conf.envp[conf.envc++] = value;
+            }
+        } else if (strcmp(line, "net") == 0) {
+            if (parse_net(value) != 0)
+                msg("%s:%d: expected \"net static <ip> <netmask> <gateway>\" "
+                    "or \"net none\", ignoring", CONF_PATH, lineno);
+        } else if (strcmp(line, "dns") == 0) {
+            struct in_addr tmp;
+            if (inet_pton(AF_INET, value, &tmp) != 1)
+                msg("%s:%d: dns needs an IPv4 address, ignoring", CONF_PATH, lineno);
+            else
+                conf.dns = value;
+        } else {
+            msg("%s:%d: unknown key \"%s\", ignoring", CONF_PATH, lineno, line);
+        }
+        line = next;
+    }
+    if (conf.argc == 0) {
+        msg("%s has no \"arg\" line: no program to run", CONF_PATH);
+        return -1;
+    }
+    if (conf.argv[0][0] != '/') {
+        msg("%s: the first arg must be an absolute path, got \"%s\"", CONF_PATH,
+            conf.argv[0]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Add PATH/HOME/TMPDIR unless the config already set them. */
+static void add_default_env(void)
+{
+    static const char *const defaults[] = {
+        "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TMPDIR=/tmp"};
+    for (size_t d = 0; d < sizeof defaults / sizeof defaults[0]; d++) {
+        size_t keylen = (size_t)(strchr(defaults[d], '=') - defaults[d]) + 1;
+        int found = 0;
+        for (int i = 0; i < conf.envc && !found; i++)
+            found = strncmp(conf.envp[i], defaults[d], keylen) == 0;
+        if (!found)
+            conf.envp[conf.envc++] = defaults[d];
+    }
+    conf.envp[conf.envc] = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* System setup                                                             */
+
+/* If any of fds 0..2 is closed, open /dev/console for it. */
+static void ensure_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) != -1)
+            continue;
+        /* All lower fds are open, so open() returns fd itself. */
+        int got = open("/dev/console", O_RDWR | O_NOCTTY);
+        if (got < 0)
+            return;
+        if (got != fd) {
+            dup2(got, fd);
+            close(got);
+        }
+    }
+}
+
+/* mkdir -p; returns 0 if path exists as a directory afterwards. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) != 0 && errno != EEXIST)
+                return -1;
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static void mount_filesystems(void)
+{
+    static const struct {
+        const char *type, *dir, *options;
+        int quiet; /* failure is fine: don't warn */
+    } mounts[] = {
+        {"proc", "/proc", NULL, 0},
+        {"sysfs", "/sys", NULL, 0},
+        {"devtmpfs", "/dev", "mode=0755", 1}, /* else keep the archive's /dev */
+        {"tmpfs", "/dev/shm", "mode=1777", 0},
+        {"devpts", "/dev/pts", "mode=0620,ptmxmode=0666", 1}, /* extra */
+        {"tmpfs", "/tmp", "mode=1777", 0},
+    };
+    for (size_t i = 0; i < sizeof mounts / sizeof mounts[0]; i++) {
+        mkdir(mounts[i].dir, 0755);
+        if (mount(mounts[i].type, mounts[i].dir, mounts[i].type,
+                  MS_NOSUID | (strcmp(mounts[i].type, "devtmpfs") ? MS_NODEV : 0),
+                  mounts[i].options) != 0 &&
+            !mounts[i].quiet && errno != EBUSY)
+            msg("cannot mount %s on %s: %s", mounts[i].type, mounts[i].dir,
+                strerror(errno));
+    }
+    /* Conveniences that a udev-less devtmpfs lacks; failures don't matter. */
+    symlink("/proc/self/fd", "/dev/fd");
+    symlink("/proc/self/fd/0", "/dev/stdin");
+    symlink("/proc/self/fd/1", "/dev/stdout");
+    symlink("/proc/self/fd/2", "/dev/stderr");
+}
+
+/* Set IFF_UP (and IFF_RUNNING) on an interface; returns 0 or -1 (errno). */
+static int if_up(int sock, const char *name)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0)
+        return -1;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    return ioctl(sock, SIOCSIFFLAGS, &ifr);
+}
+
+/* Fill an ifreq/rtentry address field with an AF_INET address. */
+static void set_sin(struct sockaddr *sa, struct in_addr addr)
+{
+    struct sockaddr_in sin;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr = addr;
+    memcpy(sa, &sin, sizeof sin);
+}
+
+static void write_resolv_conf(const char *nameserver)
+{
+    if (mkdir("/etc", 0755) != 0 && errno != EEXIST)
+        return;
+    unlink("/etc/resolv.conf"); /* may be a dangling symlink in the image */
+    int fd = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        msg("cannot write /etc/resolv.conf: %s", strerror(errno));
+        return;
+    }
+    char line[64];
+    int n = snprintf(line, sizeof line, "nameserver %s\n", nameserver);
+    write_all(fd, line, (size_t)n);
+    close(fd);
+}
+
+static void setup_network(void)
+{
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        msg("no network: socket: %s", strerror(errno));
+        return;
+    }
+    if (if_up(sock, "lo") != 0) /* the kernel then adds 127.0.0.1/8 itself */
+        msg("cannot bring up lo: %s", strerror(errno));
+
+    if (conf.net_static) {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strcpy(ifr.ifr_name, "eth0");
+        if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+            msg("warning: no eth0 (%s); running without network", strerror(errno));
+        } else {
+            set_sin(&ifr.ifr_addr, conf.ip);
+            if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
+                msg("eth0: SIOCSIFADDR: %s", strerror(errno));
+            set_sin(&ifr.ifr_netmask, conf.netmask);
+            if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
+                msg("eth0: SIOCSIFNETMASK: %s", strerror(errno));
+            if (if_up(sock, "eth0") != 0)
+                msg("cannot bring up eth0: %s", strerror(errno));
+
+            struct rtentry rt; /* default route: 0.0.0.0/0 via gateway */
+            memset(&rt, 0, sizeof rt);
+            set_sin(&rt.rt_dst, (struct in_addr){0});
+            set_sin(&rt.rt_genmask, (struct in_addr){0});
+            set_sin(&rt.rt_gateway, conf.gateway);
+            rt.rt_flags = RTF_UP | RTF_GATEWAY;
+            rt.rt_dev = ifr.ifr_name;
+            if (ioctl(sock, SIOCADDRT, &rt) != 0 && errno != EEXIST)
+                msg("eth0: cannot add default route: %s", strerror(errno));
+        }
+    }
+    close(sock);
+
+    if (conf.net_static || conf.dns)
+        write_resolv_conf(conf.dns ? conf.dns : DEFAULT_DNS);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Incomplete initramfs                                                     */
+
+__attribute__((noreturn)) static void report_incomplete(void)
+{
+    struct sysinfo si;
+    unsigned long long total_mib = 0;
+    if (sysinfo(&si) == 0)
+        total_mib = (unsigned long long)si.totalram * si.mem_unit >> 20;
+    const char *target = conf.target ? conf.target : "(unknown target)";
+    char need[64] = "more memory";
+    if (conf.memory_mib && conf.memory_mib[0])
+        snprintf(need, sizeof need, "at least %s MiB", conf.memory_mib);
+    msg("the initramfs was only partly unpacked (out of memory): %s is "
+        "missing. Image %s needs %s but this VM has %llu MiB of usable RAM; "
+        "raise the `memory` field of the unikernel_image target "
+        "(or pants run ... --memory).",
+        COMPLETE_PATH, target, need, total_mib);
+    power_off(STATUS_INIT_FAILED);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running the app                                                          */
+
+static const int forwarded_signals[] = {SIGTERM, SIGINT, SIGHUP,
+                                        SIGQUIT, SIGUSR1, SIGUSR2};
+
+/* Reap every exited child; returns the number reaped, -1 once none is left.
+ * Stores the wait status of `app` in *app_status if it was among them. */
+static int reap(pid_t app, int *app_status, int *app_done)
+{
+    int count = 0;
+    for (;;) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid < 0)
+            return count ? count : -1; /* ECHILD: no processes left */
+        if (pid == 0)
+            return count;
+        count++;
+        if (pid == app) {
+            *app_status = st;
+            *app_done = 1;
+        }
+    }
+}
+
+/* Child side of fork(): never returns. */
+__attribute__((noreturn)) static void exec_app(const sigset_t *orig_mask)
+{
+    sigprocmask(SIG_SETMASK, orig_mask, NULL);
+    setsid();
+    ioctl(0, TIOCSCTTY, 0); /* console as controlling tty: nice to have */
+    execve(conf.argv[0], (char *const *)conf.argv, (char *const *)conf.envp);
+    msg("cannot execute %s: %s", conf.argv[0], strerror(errno));
+    _exit(STATUS_EXEC_FAILED);
+}
+
+/* Kill everything else: SIGTERM, ~100 ms grace, SIGKILL; reap meanwhile. */
+static void kill_all(void)
+{
+    int dummy_status, dummy_done;
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    if (kill(-1, SIGTERM) == 0) {
+        for (int i = 0; i < 10; i++) {
+            if (reap(0, &dummy_status, &dummy_done) < 0)
+                return; /* nothing left */
+            nanosleep(&tick, NULL);
+        }
+    }
+    if (kill(-1, SIGKILL) == 0) {
+        for (int i = 0; i < 10 && reap(0, &dummy_status, &dummy_done) >= 0; i++)
+            nanosleep(&tick, NULL);
+    }
+}
+
+/* Run the app; returns its exit status (128+N if killed by signal N). */
+static int run_app(void)
+{
+    sigset_t set, orig;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof forwarded_signals[0]; i++)
+        sigaddset(&set, forwarded_signals[i]);
+    /* Blocked before fork, so no SIGCHLD can be missed; fetched with
+     * sigwaitinfo() below, so no signal handlers are needed. */
+    sigprocmask(SIG_BLOCK, &set, &orig);
+
+    pid_t app = fork();
+    if (app < 0) {
+        msg("fork: %s", strerror(errno));
+        return STATUS_INIT_FAILED;
+    }
+    if (app == 0)
+        exec_app(&orig);
+
+    int status = 0, done = 0;
+    while (!done) {
+        siginfo_t info;
+        int sig = sigwaitinfo(&set, &info);
+        if (sig == SIGCHLD)
+            reap(app, &status, &done);
+        else if (sig > 0)
+            kill(app, sig); /* a forwarded signal */
+    }
+    kill_all();
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return STATUS_INIT_FAILED; /* not reached */
+}
+
+/* ------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    ensure_stdio();
+
+    int err = read_config();
+    /* init.conf comes early in the archive, /.uk/complete last: check the
+     * marker first, so a truncated archive always gets the memory hint. */
+    if (access(COMPLETE_PATH, F_OK) != 0) {
+        if (err == 0)
+            parse_config(); /* for target and memory_needed_mib */
+        report_incomplete();
+    }
+    if (err != 0) {
+        msg("cannot read %s: %s; this initramfs was not built for "
+            "unikernel-init or is damaged.", CONF_PATH, strerror(err));
+        power_off(STATUS_INIT_FAILED);
+    }
+    if (parse_config() != 0)
+        power_off(STATUS_INIT_FAILED);
+
+    /* Words after " -- " on the kernel command line arrive as argv[1..]. */
+    for (int i = 1; i < argc; i++) {
+        if (conf.argc >= MAX_ARGS) {
+            msg("too many arguments (max %d)", MAX_ARGS);
+            power_off(STATUS_INIT_FAILED);
+        }
+        conf.argv[conf.argc++] = argv[i];
+    }
+    conf.argv[conf.argc] = NULL;
+    add_default_env();
+
+    mount_filesystems();
+    ensure_stdio(); /* again: /dev/console may only exist in devtmpfs */
+    setup_network();
+
+    if (conf.workdir) {
+        if (mkdir_p(conf.workdir, 0755) != 0 || chdir(conf.workdir) != 0) {
+            msg("cannot use workdir %s: %s", conf.workdir, strerror(errno));
+            power_off(STATUS_INIT_FAILED);
+        }
+    }
+
+    power_off(run_app());
+}

@@ -1,0 +1,315 @@
+"""Fetch pinned Linux source and build a minimal kernel in one cached, reproducible process."""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+import os
+from dataclasses import dataclass
+from typing import Tuple
+
+from pants.core.util_rules.system_binaries import (
+    BashBinary,
+    BinaryPathRequest,
+    BinaryPaths,
+    BinaryPathTest,
+)
+from pants.engine.addresses import Address
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    DownloadFile,
+    FileContent,
+    FileDigest,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    FieldSet,
+    HydratedSources,
+    HydrateSourcesRequest,
+    InvalidFieldException,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+from unikernel_rules.subsystems.unikernel import DebianArchiveSubsystem
+from unikernel_rules.target_types import (
+    KernelFragmentsField,
+    KernelIncludeBuiltinFragmentsField,
+    KernelSourcePathField,
+    KernelSourceSha256Field,
+    KernelSourceSizeField,
+    KernelVersionField,
+    UnikernelKernelTarget,
+)
+
+logger = logging.getLogger(__name__)
+
+# Host tools the kernel's own build system needs (Kbuild is not hermetic; Linux builds with the
+# host's gcc). Each one's `--version` output goes into the process's cache key.
+KERNEL_HOST_TOOLS = ("make", "gcc", "ld", "ar", "flex", "bison", "bc", "perl", "tar", "xz")
+KERNEL_TOOLS_INSTALL_HINT = "apt-get install build-essential flex bison bc libelf-dev xz-utils"
+
+# Kbuild embeds these in the kernel; pinned so that every build is byte-identical.
+REPRODUCIBLE_KBUILD_ENV = {
+    "KBUILD_BUILD_TIMESTAMP": "1970-01-01 00:00:00 UTC",
+    "KBUILD_BUILD_USER": "unikernel",
+    "KBUILD_BUILD_HOST": "unikernel-rules",
+    "KBUILD_BUILD_VERSION": "1",
+    "SOURCE_DATE_EPOCH": "0",
+    "LC_ALL": "C",
+    "TZ": "UTC",
+}
+
+
+@dataclass(frozen=True)
+class KernelFieldSet(FieldSet):
+    required_fields = (KernelSourcePathField, KernelSourceSha256Field, KernelSourceSizeField)
+
+    version: KernelVersionField
+    source_path: KernelSourcePathField
+    source_sha256: KernelSourceSha256Field
+    source_size: KernelSourceSizeField
+    fragments: KernelFragmentsField
+    builtin_fragments: KernelIncludeBuiltinFragmentsField
+
+
+@dataclass(frozen=True)
+class KernelRequest:
+    """Build the kernel of the `unikernel_kernel` target at `address`, for `requester`'s sake."""
+
+    address: Address
+    requester: Address
+
+
+@dataclass(frozen=True)
+class BuiltKernel:
+    address: Address
+    kernel: Digest  # holds the single file `kernel` (bzImage)
+    config: Digest  # holds the single file `config`
+    release: str
+    version: str
+
+
+class KernelBuildError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class KernelToolchain:
+    """(tool name, "path:fingerprint") for each host tool of the kernel build."""
+
+    tools: Tuple[Tuple[str, str], ...]
+
+
+@rule(desc="Find the host toolchain for kernel builds", level=LogLevel.DEBUG)
+async def find_kernel_toolchain() -> KernelToolchain:
+    search_path = ("/usr/bin", "/bin", "/usr/local/bin")
+    results = await MultiGet(
+        Get(
+            BinaryPaths,
+            BinaryPathRequest(
+                binary_name=tool, search_path=search_path, test=BinaryPathTest(["--version"])
+            ),
+        )
+        for tool in KERNEL_HOST_TOOLS
+    )
+    missing = [r.binary_name for r in results if not r.first_path]
+    if missing:
+        raise KernelBuildError(
+            softwrap(
+                f"""
+                Building a kernel needs these host tools, which were not found in
+                {', '.join(search_path)}: {', '.join(missing)}. On Debian or Ubuntu install
+                them with `{KERNEL_TOOLS_INSTALL_HINT}`.
+                """
+            )
+        )
+    return KernelToolchain(
+        tuple(
+            (r.binary_name, f"{r.first_path.path}:{r.first_path.fingerprint}")  # type: ignore[union-attr]
+            for r in results
+        )
+    )
+
+
+def builtin_fragment(name: str) -> bytes:
+    return importlib.resources.read_binary("unikernel_rules.kernel.fragments", f"{name}.config")
+
+
+def _literal_paths(spec_path: str, globs) -> Tuple[str, ...]:
+    return tuple(
+        os.path.join(spec_path, g)
+        for g in globs
+        if not g.startswith("!") and not any(c in g for c in "*?[")
+    )
+
+
+@rule(desc="Build a Linux kernel", level=LogLevel.DEBUG)
+async def build_kernel(
+    request: KernelRequest,
+    debian: DebianArchiveSubsystem,
+    bash: BashBinary,
+    toolchain: KernelToolchain,
+) -> BuiltKernel:
+    wrapped = await Get(
+        WrappedTarget,
+        WrappedTargetRequest(request.address, description_of_origin=f"the `kernel` of {request.requester}"),
+    )
+    target = wrapped.target
+    if not target.has_field(KernelSourcePathField):
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `kernel` of {request.requester} is {request.address}, which is a
+                `{target.alias}` target, not a `{UnikernelKernelTarget.alias}`. Point `kernel` at a
+                `{UnikernelKernelTarget.alias}` target (or leave it unset to use
+                `[unikernel].default_kernel`).
+                """
+            )
+        )
+    fs = KernelFieldSet.create(target)
+    version = fs.version.value
+    mirror = debian.mirror_url()
+    if not mirror:
+        raise KernelBuildError(
+            softwrap(
+                f"""
+                No Debian archive is configured to download the kernel source of {fs.address}:
+                `[debian-archive].mirror` is empty and no `deb` line was found in this machine's
+                apt sources. Set `[debian-archive] mirror = "<base URL of a Debian archive>"`
+                in pants.toml.
+                """
+            )
+        )
+    url = f"{mirror}/{fs.source_path.value}"
+    try:
+        source = await Get(
+            Digest,
+            DownloadFile(url, FileDigest(fs.source_sha256.value, fs.source_size.value)),
+        )
+    except Exception as e:  # The engine raises a generic error for HTTP and digest failures.
+        raise KernelBuildError(
+            softwrap(
+                f"""
+                Downloading the kernel source of {fs.address} failed: {url} did not give
+                {fs.source_size.value} bytes with sha256 {fs.source_sha256.value}. The file may
+                have vanished from the archive (Debian removes superseded versions) or changed.
+                To re-pin, find the current `linux-source-X.Y` in the archive's Packages index
+                (on Debian: `apt-get update && apt-cache show linux-source-{'.'.join(version.split('.')[:2])}`)
+                and copy its `Filename`, `SHA256` and `Size` into the `source_path`,
+                `source_sha256` and `source_size` fields of {fs.address} (and `version`).
+                """
+            )
+            + f"\n\nUnderlying error: {e}"
+        ) from e
+    source_name = os.path.basename(fs.source_path.value)
+
+    # Fragments: the plugin's first, then the user's in the order they are listed.
+    fragment_contents = [
+        FileContent(f"fragments/builtin/{name}.config", builtin_fragment(name))
+        for name in fs.builtin_fragments.value or ()
+    ]
+    user_fragments = await Get(HydratedSources, HydrateSourcesRequest(fs.fragments))
+    user_files = user_fragments.snapshot.files
+    missing = [
+        p
+        for p in _literal_paths(fs.address.spec_path, fs.fragments.value or ())
+        if p not in user_files
+    ]
+    if missing:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `fragments` field of {fs.address} lists {', '.join(missing)}, which does not
+                exist. Create the file or remove it from `fragments`.
+                """
+            )
+        )
+    ordered_user_files = list(_literal_paths(fs.address.spec_path, fs.fragments.value or ()))
+    ordered_user_files += [f for f in user_files if f not in ordered_user_files]
+    user_contents = await Get(DigestContents, Digest, user_fragments.snapshot.digest)
+    by_path = {fc.path: fc.content for fc in user_contents}
+    fragment_contents += [
+        FileContent(f"fragments/user/{i:02d}.config", by_path[p])
+        for i, p in enumerate(ordered_user_files)
+    ]
+    labels = [f"builtin:{name}" for name in fs.builtin_fragments.value or ()] + ordered_user_files
+    script = importlib.resources.read_binary("unikernel_rules.kernel", "build_kernel.sh")
+    inputs = await Get(
+        Digest,
+        CreateDigest([FileContent("build_kernel.sh", script, is_executable=True), *fragment_contents]),
+    )
+    input_digest = await Get(Digest, MergeDigests([inputs, source]))
+
+    tool_dirs = sorted({os.path.dirname(v.split(":", 1)[0]) for _, v in toolchain.tools})
+    env = {
+        **REPRODUCIBLE_KBUILD_ENV,
+        "PATH": os.pathsep.join([*tool_dirs, "/usr/bin", "/bin"]),
+        # The host toolchain enters the cache key through its fingerprint.
+        "UNIKERNEL_KERNEL_TOOLCHAIN": ";".join(f"{k}={v}" for k, v in toolchain.tools),
+    }
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=(
+                bash.path,
+                "build_kernel.sh",
+                source_name,
+                "{pants_concurrency}",
+                *(f"{label}={fc.path}" for label, fc in zip(labels, fragment_contents)),
+            ),
+            description=f"Building the Linux {version} kernel of {fs.address} (several minutes, cached)",
+            input_digest=input_digest,
+            output_directories=("out",),
+            env=env,
+            concurrency_available=8,
+            level=LogLevel.INFO,
+        ),
+    )
+    if result.exit_code == 3:
+        problems = [
+            line.split(" ", 1)[1]
+            for line in result.stdout.decode(errors="replace").splitlines()
+            if line.startswith("UNIKERNEL_CONFIG_ERROR ")
+        ]
+        raise KernelBuildError(
+            f"The kernel config of {fs.address} cannot be built as asked:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+        )
+    if result.exit_code != 0:
+        tail = "\n".join(
+            (result.stderr.decode(errors="replace") + result.stdout.decode(errors="replace"))
+            .strip()
+            .splitlines()[-60:]
+        )
+        raise KernelBuildError(
+            f"Building the kernel of {fs.address} failed (exit code {result.exit_code}):\n{tail}"
+        )
+
+    out = await Get(Digest, RemovePrefix(result.output_digest, "out"))
+    kernel, config, release_digest = await MultiGet(
+        Get(Digest, DigestSubset(out, PathGlobs(["kernel"]))),
+        Get(Digest, DigestSubset(out, PathGlobs(["config"]))),
+        Get(Digest, DigestSubset(out, PathGlobs(["release"]))),
+    )
+    release = await Get(DigestContents, Digest, release_digest)
+    return BuiltKernel(
+        address=fs.address,
+        kernel=kernel,
+        config=config,
+        release=release[0].content.decode().strip(),
+        version=version,
+    )
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,34 @@
+"""unikernel_rules: build Linux unikernel VM images from monorepo targets with Pants."""
+
+from unikernel_rules.goals import package, run
+from unikernel_rules.init import rules as init_rules
+from unikernel_rules.kernel import rules as kernel_rules
+from unikernel_rules.qemu import rules as qemu_rules
+from unikernel_rules.rootfs import rules as rootfs_rules
+from unikernel_rules.runtimes import c
+from unikernel_rules.subsystems import zig
+from unikernel_rules.target_types import (
+    CLibraryTarget,
+    CProgramTarget,
+    UnikernelImageTarget,
+    UnikernelKernelTarget,
+)
+from unikernel_rules.util_rules import zig_cc
+
+
+def target_types():
+    return [UnikernelImageTarget, UnikernelKernelTarget, CProgramTarget, CLibraryTarget]
+
+
+def rules():
+    return [
+        *package.rules(),
+        *run.rules(),
+        *init_rules.rules(),
+        *kernel_rules.rules(),
+        *qemu_rules.rules(),
+        *rootfs_rules.rules(),
+        *c.rules(),
+        *zig.rules(),
+        *zig_cc.rules(),
+    ]

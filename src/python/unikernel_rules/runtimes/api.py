@@ -1,0 +1,37 @@
+"""What every runtime (c, python, java) gives the image rules: files for the rootfs + a command.
+
+A runtime registers a subclass of `UnikernelAppFieldSet` (a union member) and a rule
+`FieldSetSubclass -> UnikernelApp`. The image rules never import a runtime module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Tuple
+
+from pants.engine.environment import EnvironmentName
+from pants.engine.fs import Digest
+from pants.engine.target import FieldSet
+from pants.engine.unions import union
+from pants.util.frozendict import FrozenDict
+
+APP_DIR = "app"  # the app's files live under /app in the guest, its default working directory
+
+
+@union(in_scope_types=[EnvironmentName])
+@dataclass(frozen=True)
+class UnikernelAppFieldSet(FieldSet):
+    """A target that a `unikernel_image` can boot."""
+
+    runtime: ClassVar[str]
+
+
+@dataclass(frozen=True)
+class UnikernelApp:
+    runtime: str
+    # Files of the guest's root filesystem, at their guest paths (without the leading `/`).
+    digest: Digest
+    # The default command: program path (absolute, in the guest) first.
+    command: Tuple[str, ...]
+    env: FrozenDict[str, str] = FrozenDict()
+    workdir: str = "/" + APP_DIR

@@ -1,0 +1,192 @@
+"""The C runtime: `c_library` -> static archive, `c_program` -> static musl executable (zig cc)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterable, Tuple
+
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.engine.addresses import Address
+from pants.engine.fs import AddPrefix, Digest, MergeDigests, RemovePrefix
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    Target,
+    TransitiveTargets,
+    TransitiveTargetsRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.subsystems.zig import Zig
+from unikernel_rules.target_types import (
+    CBinaryNameField,
+    CCoptsField,
+    CDefinesField,
+    CHeadersField,
+    CLibrarySourcesField,
+    CLinkoptsField,
+    CProgramSourcesField,
+    CSourcesField,
+)
+from unikernel_rules.util_rules.zig_cc import (
+    CCompileError,
+    ZigRequest,
+    ZigResult,
+    format_compiler_failure,
+)
+
+# Deterministic, small, static executables.
+BASE_CFLAGS = ("-Os", "-fno-ident", "-ffile-prefix-map=./=")
+BASE_LDFLAGS = ("-static", "-s", "-Wl,--build-id=none")
+
+
+@dataclass(frozen=True)
+class CProgramFieldSet(UnikernelAppFieldSet):
+    runtime = "c"
+    required_fields = (CProgramSourcesField,)
+
+    sources: CProgramSourcesField
+    binary_name: CBinaryNameField
+
+
+@dataclass(frozen=True)
+class CStaticLibrary:
+    address: Address
+    digest: Digest  # holds `path`
+    path: str
+
+
+@dataclass(frozen=True)
+class CLibraryRequest:
+    address: Address
+
+
+def _include_flags(targets: Iterable[Target]) -> Tuple[str, ...]:
+    dirs = sorted({t.address.spec_path or "." for t in targets})
+    return tuple(f"-I{d}" for d in dirs)
+
+
+def _compile_flags(target: Target, zig: Zig) -> Tuple[str, ...]:
+    return (
+        "-target",
+        zig.target,
+        *BASE_CFLAGS,
+        *(f"-D{d}" for d in target[CDefinesField].value or ()),
+        *(target[CCoptsField].value or ()),
+    )
+
+
+async def _sources_and_headers(targets: Iterable[Target]) -> SourceFiles:
+    fields = []
+    for t in targets:
+        if t.has_field(CSourcesField):
+            fields.append(t[CSourcesField])
+        if t.has_field(CHeadersField):
+            fields.append(t[CHeadersField])
+    return await Get(SourceFiles, SourceFilesRequest(fields))
+
+
+def _c_libraries(targets: Iterable[Target]) -> Tuple[Target, ...]:
+    return tuple(t for t in targets if t.has_field(CLibrarySourcesField))
+
+
+@rule(desc="Compile a C library", level=LogLevel.DEBUG)
+async def build_c_library(request: CLibraryRequest, zig: Zig) -> CStaticLibrary:
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([request.address]))
+    lib = transitive.roots[0]
+    libs = (lib, *_c_libraries(transitive.dependencies))
+    own_sources = await Get(SourceFiles, SourceFilesRequest([lib[CLibrarySourcesField]]))
+    all_headers = await _sources_and_headers(libs)
+    c_files = [f for f in own_sources.files if f.endswith(".c")]
+    name = f"lib{request.address.target_name}.a"
+    out = os.path.join("out", request.address.spec_path, name)
+    objects = [os.path.join("obj", f[:-2] + ".o") for f in c_files]
+    # One process: compile every .c to an object, then archive them (zig ar, no timestamps).
+    script_args = []
+    for src, obj in zip(c_files, objects):
+        script_args.append(
+            ("cc", *_compile_flags(lib, zig), *_include_flags(libs), "-c", src, "-o", obj)
+        )
+    digest = all_headers.snapshot.digest
+    for args, obj in zip(script_args, objects):
+        result = await Get(
+            ZigResult,
+            ZigRequest(
+                argv=args,
+                input_digest=digest,
+                output_files=(obj,),
+                description=f"Compiling {args[-3]} ({request.address})",
+            ),
+        )
+        if result.result.exit_code != 0:
+            raise CCompileError(format_compiler_failure(f"the c_library {request.address}", result.result))
+        digest = await Get(Digest, MergeDigests([digest, result.result.output_digest]))
+    archived = await Get(
+        ZigResult,
+        ZigRequest(
+            argv=("ar", "rcsD", out, *objects),
+            input_digest=digest,
+            output_files=(out,),
+            description=f"Archiving {request.address}",
+        ),
+    )
+    if archived.result.exit_code != 0:
+        raise CCompileError(format_compiler_failure(f"the c_library {request.address}", archived.result))
+    return CStaticLibrary(request.address, archived.result.output_digest, out)
+
+
+@rule(desc="Compile and link a C program", level=LogLevel.DEBUG)
+async def build_c_program(field_set: CProgramFieldSet, zig: Zig) -> UnikernelApp:
+    transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([field_set.address]))
+    program = transitive.roots[0]
+    libs = _c_libraries(transitive.dependencies)
+    sources = await _sources_and_headers([program, *libs])
+    built_libs = await MultiGet(Get(CStaticLibrary, CLibraryRequest(lib.address)) for lib in libs)
+    own = await Get(SourceFiles, SourceFilesRequest([program[CProgramSourcesField]]))
+    c_files = [f for f in own.files if f.endswith(".c")]
+    if not c_files:
+        raise CCompileError(
+            f"The `sources` field of {field_set.address} matches no `.c` file; a c_program needs at least one."
+        )
+    binary_name = field_set.binary_name.value or field_set.address.target_name
+    out = f"out/{binary_name}"
+    input_digest = await Get(
+        Digest, MergeDigests([sources.snapshot.digest, *(lib.digest for lib in built_libs)])
+    )
+    result = await Get(
+        ZigResult,
+        ZigRequest(
+            argv=(
+                "cc",
+                *_compile_flags(program, zig),
+                *_include_flags([program, *libs]),
+                *BASE_LDFLAGS,
+                "-o",
+                out,
+                *c_files,
+                # Dependents before dependencies, so that static archives resolve in order.
+                *(lib.path for lib in built_libs),
+                *(program[CLinkoptsField].value or ()),
+            ),
+            input_digest=input_digest,
+            output_files=(out,),
+            description=f"Compiling and linking {field_set.address} (zig cc, static musl)",
+            level=LogLevel.INFO,
+        ),
+    )
+    if result.result.exit_code != 0:
+        raise CCompileError(format_compiler_failure(f"the c_program {field_set.address}", result.result))
+    # `out/<name>` becomes `app/<name>` in the guest.
+    moved = await Get(Digest, RemovePrefix(result.result.output_digest, "out"))
+    app_digest = await Get(Digest, AddPrefix(moved, APP_DIR))
+    return UnikernelApp(
+        runtime=CProgramFieldSet.runtime,
+        digest=app_digest,
+        command=(f"/{APP_DIR}/{binary_name}",),
+    )
+
+
+def rules():
+    return (*collect_rules(), UnionRule(UnikernelAppFieldSet, CProgramFieldSet))

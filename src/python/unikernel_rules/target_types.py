@@ -1,0 +1,452 @@
+"""Target types of unikernel_rules: `unikernel_image`, `unikernel_kernel`, `c_program`, `c_library`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Iterable, Optional, Tuple
+
+from pants.core.goals.package import OutputPathField
+from pants.engine.addresses import Address
+from pants.option.global_options import GlobMatchErrorBehavior
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    Dependencies,
+    DictStringToStringField,
+    IntField,
+    InvalidFieldException,
+    MultipleSourcesField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import softwrap
+
+# ---------------------------------------------------------------------------------------------
+# unikernel_image
+# ---------------------------------------------------------------------------------------------
+
+
+class UnikernelImageDependenciesField(Dependencies):
+    help = softwrap(
+        """
+        The app to boot, plus optional `files`/`resources` targets to place in the image.
+
+        Exactly one dependency must be an app target this plugin knows how to run
+        (a `c_program`). `files` keep their path in the repository and `resources` their
+        path relative to their source root; both are placed under the image's `/app`
+        directory, which is also the app's working directory.
+        """
+    )
+
+
+class UnikernelKernelField(StringField):
+    alias = "kernel"
+    help = softwrap(
+        """
+        Address of the `unikernel_kernel` target whose kernel boots this image.
+
+        Defaults to the `[unikernel].default_kernel` option. Images that share a kernel share
+        one cached kernel build; changing the app never rebuilds the kernel.
+        """
+    )
+
+
+class UnikernelCommandField(StringSequenceField):
+    alias = "command"
+    help = softwrap(
+        """
+        The app's full command line inside the guest (program path first), replacing the
+        default one of the app target (for a `c_program`: `/app/<binary name>`).
+        """
+    )
+
+
+class UnikernelArgsField(StringSequenceField):
+    alias = "args"
+    help = softwrap(
+        """
+        Arguments appended to the app's command. `pants run <image> -- ARGS` appends more at
+        boot time without rebuilding the image. Arguments may not contain newlines or
+        double quotes.
+        """
+    )
+
+
+class UnikernelEnvField(DictStringToStringField):
+    alias = "env"
+    help = softwrap(
+        """
+        Environment variables of the app, e.g. `{"LOG_LEVEL": "debug"}`. The app starts with
+        a clean environment: these plus `PATH`, `HOME=/` and `TMPDIR=/tmp`.
+        """
+    )
+
+
+_MEMORY_RE = re.compile(r"^\s*(\d+)\s*(m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
+
+
+class UnikernelMemoryField(StringField):
+    alias = "memory"
+    default = "64"
+    min_mib: ClassVar[int] = 8
+    max_mib: ClassVar[int] = 1024 * 1024
+    help = softwrap(
+        """
+        RAM of the VM: a number of MiB (`64`, `"64"`, `"64M"`) or GiB (`"1G"`).
+
+        The image's files live in RAM (the initramfs), so the VM needs at least their unpacked
+        size plus the kernel's own needs; `pants package` records an estimate as
+        `memory_needed_mib` in the bundle's manifest.json, and init stops with a clear message
+        when the memory is too small.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Any, address: Address) -> Optional[str]:
+        if isinstance(raw_value, int) and not isinstance(raw_value, bool):
+            raw_value = str(raw_value)
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        cls.parse_mib(value, address)
+        return value
+
+    @classmethod
+    def parse_mib(cls, value: str, address: Address) -> int:
+        match = _MEMORY_RE.match(value)
+        if not match:
+            raise InvalidFieldException(
+                softwrap(
+                    f"""
+                    The `{cls.alias}` field of {address} is {value!r}, which is not a memory size.
+                    Use a number of MiB such as `memory=64` or `memory="64M"`, or GiB such as
+                    `memory="1G"`.
+                    """
+                )
+            )
+        amount = int(match.group(1))
+        unit = (match.group(2) or "m").lower()
+        mib = amount * 1024 if unit.startswith("g") else amount
+        if not cls.min_mib <= mib <= cls.max_mib:
+            raise InvalidFieldException(
+                softwrap(
+                    f"""
+                    The `{cls.alias}` field of {address} asks for {mib} MiB; it must be between
+                    {cls.min_mib} MiB and {cls.max_mib // 1024} GiB. Set e.g. `memory=64`.
+                    """
+                )
+            )
+        return mib
+
+    def mib(self, address: Address) -> int:
+        assert self.value is not None
+        return self.parse_mib(self.value, address)
+
+
+class UnikernelCpusField(IntField):
+    alias = "cpus"
+    default = 1
+    help = "Number of virtual CPUs of the VM (1 to 64)."
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        if not 1 <= value <= 64:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {value}; it must be between 1 and 64."
+            )
+        return value
+
+
+_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/tcp)?$")
+
+
+def parse_port_mapping(spec: str, address: Address, field_alias: str = "ports") -> Tuple[int, int]:
+    """Parse `"8080"` or `"HOST:GUEST"` (optionally suffixed `/tcp`) into (host, guest)."""
+    match = _PORT_RE.match(spec.strip())
+    if match:
+        host = int(match.group(1) or match.group(2))
+        guest = int(match.group(2))
+        if 1 <= host <= 65535 and 1 <= guest <= 65535:
+            return host, guest
+    raise InvalidFieldException(
+        softwrap(
+            f"""
+            The `{field_alias}` field of {address} has the entry {spec!r}, which is not a TCP port
+            mapping. Use `"8080"` (the same port on host and guest) or `"HOST:GUEST"` such as
+            `"18080:8080"`, with ports between 1 and 65535.
+            """
+        )
+    )
+
+
+class UnikernelPortsField(StringSequenceField):
+    alias = "ports"
+    help = softwrap(
+        """
+        TCP ports of the guest that `pants run` forwards from the host's loopback interface:
+        `"8080"` forwards host 8080 to guest 8080, `"18080:8080"` host 18080 to guest 8080.
+        """
+    )
+
+    @classmethod
+    def compute_value(
+        cls, raw_value: Optional[Iterable[str]], address: Address
+    ) -> Optional[Tuple[str, ...]]:
+        if raw_value is not None and not isinstance(raw_value, str):
+            raw_value = [str(v) if isinstance(v, int) else v for v in raw_value]
+        value = super().compute_value(raw_value, address)
+        seen_host = set()
+        for spec in value or ():
+            host, _ = parse_port_mapping(spec, address, cls.alias)
+            if host in seen_host:
+                raise InvalidFieldException(
+                    f"The `{cls.alias}` field of {address} forwards host port {host} twice."
+                )
+            seen_host.add(host)
+        return value
+
+    def mappings(self, address: Address) -> Tuple[Tuple[int, int], ...]:
+        return tuple(parse_port_mapping(s, address, self.alias) for s in self.value or ())
+
+
+class UnikernelKernelArgsField(StringSequenceField):
+    alias = "kernel_args"
+    help = softwrap(
+        """
+        Extra kernel command-line parameters, appended to the ones the plugin sets
+        (`console=ttyS0 panic=-1 ...`). For example `["loglevel=7"]` to see all boot messages.
+        """
+    )
+
+
+class UnikernelInitrdCompressionField(StringField):
+    alias = "initrd_compression"
+    default = "gzip"
+    valid_choices = ("gzip", "none")
+    help = softwrap(
+        """
+        Compression of the initrd. `gzip` makes smaller bundles; `none` skips decompression at
+        boot, which is faster for large images.
+        """
+    )
+
+
+class UnikernelOutputPathField(OutputPathField):
+    help = softwrap(
+        """
+        Where the bundle directory is written, relative to `dist/`. Defaults to
+        `<dotted path of the BUILD file's directory>/<target name>`, e.g.
+        `testprojects.c.hello_http/image`.
+        """
+    )
+
+
+class UnikernelImageTarget(Target):
+    alias = "unikernel_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        UnikernelImageDependenciesField,
+        UnikernelKernelField,
+        UnikernelCommandField,
+        UnikernelArgsField,
+        UnikernelEnvField,
+        UnikernelMemoryField,
+        UnikernelCpusField,
+        UnikernelPortsField,
+        UnikernelKernelArgsField,
+        UnikernelInitrdCompressionField,
+        UnikernelOutputPathField,
+    )
+    help = softwrap(
+        """
+        A bootable VM image: one app (plus files), a minimal Linux kernel and a tiny PID 1.
+
+        `pants package` writes a direct-boot bundle directory holding `kernel` (bzImage),
+        `initrd` (newc cpio), `cmdline` and `manifest.json`; `pants run` boots it with QEMU,
+        with the serial console on the terminal, and exits with the app's exit status.
+        """
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# unikernel_kernel
+# ---------------------------------------------------------------------------------------------
+
+
+class KernelVersionField(StringField):
+    alias = "version"
+    required = True
+    help = "Upstream Linux version of the source, e.g. `6.1.176` (recorded in manifests)."
+
+
+class KernelSourcePathField(StringField):
+    alias = "source_path"
+    required = True
+    help = softwrap(
+        """
+        Path of the Debian `linux-source-X.Y` package inside the Debian archive, e.g.
+        `pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb`. The archive's base URL comes
+        from the `[debian].mirror` option (by default the first `deb` URI of the machine's apt
+        sources), so no mirror hostname is written into the repository.
+        """
+    )
+
+
+class KernelSourceSha256Field(StringField):
+    alias = "source_sha256"
+    required = True
+    help = "sha256 of the `source_path` file (from the archive's `Packages` index: `SHA256:`)."
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} must be 64 lowercase hex digits, got {value!r}."
+            )
+        return value
+
+
+class KernelSourceSizeField(IntField):
+    alias = "source_size"
+    required = True
+    help = "Size in bytes of the `source_path` file (from the `Packages` index: `Size:`)."
+
+
+class KernelFragmentsField(MultipleSourcesField):
+    alias = "fragments"
+    expected_file_extensions = (".config",)
+    help = softwrap(
+        """
+        Your Kconfig fragments (`*.config` files with lines like `CONFIG_FOO=y` or
+        `# CONFIG_FOO is not set`), applied in order after `tinyconfig` and the plugin's own
+        fragments. An option that does not exist, or that Kconfig cannot set because its
+        dependencies are missing, fails the build with the file and line.
+        """
+    )
+
+
+class KernelIncludeBuiltinFragmentsField(StringSequenceField):
+    alias = "builtin_fragments"
+    default = ("base", "virtio", "net")
+    valid_choices = ("base", "virtio", "net")
+    help = softwrap(
+        """
+        Which of the plugin's fragments to apply: `base` (64-bit, serial console, initramfs,
+        devtmpfs, proc/sys/tmpfs, futex/epoll/eventfd/timerfd/signalfd, PVH boot), `virtio`
+        (virtio-pci, virtio-mmio, virtio-blk, virtio-rng) and `net` (unix and IPv4 sockets,
+        virtio-net, kernel IP autoconfiguration).
+        """
+    )
+
+
+class UnikernelKernelTarget(Target):
+    alias = "unikernel_kernel"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        KernelVersionField,
+        KernelSourcePathField,
+        KernelSourceSha256Field,
+        KernelSourceSizeField,
+        KernelFragmentsField,
+        KernelIncludeBuiltinFragmentsField,
+    )
+    help = softwrap(
+        """
+        A minimal Linux kernel built from pinned source: `tinyconfig` plus the plugin's
+        fragments plus yours. The build is one cached process keyed by the source's sha256, the
+        merged config and the host toolchain's fingerprint; it is reproducible
+        (KBUILD_BUILD_TIMESTAMP/USER/HOST/VERSION pinned).
+        """
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# c_program / c_library
+# ---------------------------------------------------------------------------------------------
+
+
+class CSourcesField(MultipleSourcesField):
+    expected_file_extensions = (".c", ".h")
+    help = "C source files (`.c`; `.h` files listed here are available to them as well)."
+
+
+class CProgramSourcesField(CSourcesField):
+    required = True
+
+
+class CLibrarySourcesField(CSourcesField):
+    default = ("*.c",)
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
+
+
+class CHeadersField(MultipleSourcesField):
+    alias = "headers"
+    default = ("*.h",)
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
+    expected_file_extensions = (".h",)
+    help = softwrap(
+        """
+        Header files of this target. Their directory is on the include path of this target and
+        of every target that depends on it.
+        """
+    )
+
+
+class CDefinesField(StringSequenceField):
+    alias = "defines"
+    help = "Preprocessor definitions, e.g. `[\"NDEBUG\", \"PORT=8080\"]` (passed as `-D...`)."
+
+
+class CCoptsField(StringSequenceField):
+    alias = "copts"
+    help = "Extra compiler flags, e.g. `[\"-O2\", \"-Wall\"]`."
+
+
+class CLinkoptsField(StringSequenceField):
+    alias = "linkopts"
+    help = "Extra linker flags, e.g. `[\"-lm\"]`. Linking is always static against musl."
+
+
+class CDependenciesField(Dependencies):
+    help = "Other `c_library` targets this one uses (their headers and objects)."
+
+
+class CBinaryNameField(StringField):
+    alias = "binary_name"
+    help = "Name of the executable; defaults to the target's name."
+
+
+class CProgramTarget(Target):
+    alias = "c_program"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        CProgramSourcesField,
+        CHeadersField,
+        CDefinesField,
+        CCoptsField,
+        CLinkoptsField,
+        CDependenciesField,
+        CBinaryNameField,
+    )
+    help = softwrap(
+        """
+        A C program, compiled and statically linked against musl by the Zig toolchain from
+        PyPI (`zig cc -target x86_64-linux-musl -static`): no host compiler is used. Depend on
+        it from a `unikernel_image` to boot it.
+        """
+    )
+
+
+class CLibraryTarget(Target):
+    alias = "c_library"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        CLibrarySourcesField,
+        CHeadersField,
+        CDefinesField,
+        CCoptsField,
+        CDependenciesField,
+    )
+    help = "C sources and headers used by `c_program` targets (compiled into a static archive)."
