@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA = 1
 # RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
-KERNEL_MEMORY_BASE_MIB = 12
+KERNEL_MEMORY_BASE_MIB = 16
 # QEMU user networking: the guest is 10.0.2.15 behind a gateway at 10.0.2.2, DNS at 10.0.2.3.
 GUEST_NET = "net static 10.0.2.15 255.255.255.0 10.0.2.2"
 

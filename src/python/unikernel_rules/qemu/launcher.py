@@ -47,8 +47,6 @@ ISA_DEBUG_EXIT_DEVICE = "isa-debug-exit,iobase=0xf4,iosize=0x04"
 
 # x86's COMMAND_LINE_SIZE is 2048 bytes including the terminating NUL.
 KERNEL_CMDLINE_MAX = 2047
-# microvm appends virtio_mmio.device=... words for each virtio device to the command line.
-MICROVM_CMDLINE_RESERVE = 256
 # init/main.c: argv_init holds "init" plus at most CONFIG_INIT_ENV_ARG_LIMIT - 1 (= 31) arguments.
 MAX_APP_ARGS = 31
 
@@ -272,24 +270,33 @@ def kernel_quote(arg: str) -> str:
     return arg
 
 
-def kernel_cmdline(base: str, app_args: Sequence[str], machine: str = DEFAULT_MACHINE) -> str:
-    """The bundle's command line with the app arguments appended after ` -- `."""
+def kernel_cmdline(base: str, app_args: Sequence[str], kernel_params: Sequence[str] = ()) -> str:
+    """The bundle's command line plus `kernel_params` (before any ` -- `), with the app
+    arguments appended after ` -- ` (the kernel hands the words after it to init as argv)."""
     if len(app_args) > MAX_APP_ARGS:
         raise LaunchError(
             f"too many app arguments ({len(app_args)}): the kernel passes at most "
             f"{MAX_APP_ARGS} arguments to init"
         )
-    cmdline = base.strip()
-    if app_args:
-        quoted = " ".join(kernel_quote(a) for a in app_args)
-        sep = " " if "--" in split_kernel_cmdline(cmdline) else " -- "
-        cmdline = f"{cmdline}{sep}{quoted}" if cmdline else f"-- {quoted}"
-    limit = KERNEL_CMDLINE_MAX - (MICROVM_CMDLINE_RESERVE if is_microvm(machine) else 0)
+    quoted = " ".join(kernel_quote(a) for a in app_args)
+    base = base.strip()
+    dashes = [start for word, start, _ in _kernel_words(base) if word == "--"]
+    if dashes:
+        raw = os.fsencode(base)
+        kernel_part = os.fsdecode(raw[: dashes[0]]).strip()
+        init_part = os.fsdecode(raw[dashes[0] + 2 :]).strip()
+    else:
+        kernel_part, init_part = base, ""
+    kernel_part = " ".join(w for w in [kernel_part, *kernel_params] if w)
+    init_part = " ".join(w for w in [init_part, quoted] if w)
+    cmdline = kernel_part
+    if dashes or init_part:
+        cmdline = f"{kernel_part} -- {init_part}".strip() if kernel_part else f"-- {init_part}".strip()
     size = len(os.fsencode(cmdline))
-    if size > limit:
+    if size > KERNEL_CMDLINE_MAX:
         raise LaunchError(
-            f"the kernel command line would be {size} bytes, over the limit of {limit}: "
-            "pass fewer or shorter app arguments"
+            f"the kernel command line would be {size} bytes, over the limit of "
+            f"{KERNEL_CMDLINE_MAX}: pass fewer or shorter app arguments"
         )
     return cmdline
 
@@ -297,6 +304,11 @@ def kernel_cmdline(base: str, app_args: Sequence[str], machine: str = DEFAULT_MA
 def split_kernel_cmdline(cmdline: str) -> List[str]:
     """Split a command line into words the way the kernel's next_arg() does (lib/cmdline.c),
     with the quotes removed as init sees them."""
+    return [word for word, _, _ in _kernel_words(cmdline)]
+
+
+def _kernel_words(cmdline: str) -> List[Tuple[str, int, int]]:
+    """(word, start byte, end byte) for each word, split and unquoted as the kernel does."""
     words = []
     s = os.fsencode(cmdline)
     i = 0
@@ -306,6 +318,7 @@ def split_kernel_cmdline(cmdline: str) -> List[str]:
             i += 1
         if i >= n:
             break
+        first = i
         quoted = s[i] == ord('"')
         if quoted:
             i += 1
@@ -333,10 +346,41 @@ def split_kernel_cmdline(cmdline: str) -> List[str]:
             word = param + b"=" + val
         elif quoted and end_quote:
             word = word[:-1]
-        words.append(os.fsdecode(bytes(word)))
+        words.append((os.fsdecode(bytes(word)), first, i))
         if i < n:
             i += 1
     return words
+
+
+def microvm_machine(machine: str) -> str:
+    """The -M value for microvm: no ACPI (our kernels have none, and with ACPI QEMU describes the
+    virtio-mmio devices only there) and no automatic virtio_mmio.device= words, because QEMU
+    appends those at the very end of the command line, after ` -- `, where init would get them
+    as arguments; qemu_argv() puts them before ` -- ` itself (see microvm_mmio_params())."""
+    keys = {p.split("=", 1)[0] for p in machine.split(",")[1:]}
+    extra = [opt for key, opt in (("acpi", "acpi=off"), ("auto-kernel-cmdline", "auto-kernel-cmdline=off"))
+             if key not in keys]
+    return ",".join([machine, *extra])
+
+
+# QEMU's microvm (acpi=off, ioapic2 off): 8 virtio-mmio transports, 512 bytes apart from
+# 0xfeb00000, transport i on GSI 5 + i; -device virtio-*-device fills them from the last down.
+MICROVM_VIRTIO_BASE = 0xFEB00000
+MICROVM_VIRTIO_TRANSPORTS = 8
+MICROVM_VIRTIO_IRQ_BASE = 5
+
+
+def microvm_mmio_params(device_count: int) -> List[str]:
+    """virtio_mmio.device= kernel parameters for the first `device_count` virtio devices."""
+    if device_count > MICROVM_VIRTIO_TRANSPORTS:
+        raise LaunchError(f"microvm has only {MICROVM_VIRTIO_TRANSPORTS} virtio-mmio transports")
+    params = []
+    for n in range(device_count):
+        index = MICROVM_VIRTIO_TRANSPORTS - 1 - n
+        params.append(
+            f"virtio_mmio.device=512@0x{MICROVM_VIRTIO_BASE + 512 * index:x}:{MICROVM_VIRTIO_IRQ_BASE + index}"
+        )
+    return params
 
 
 def _qemu_opt_escape(value: str) -> str:
@@ -362,6 +406,18 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
             raise LaunchError("host port 0 must be resolved to a free port before building argv")
         netdev += f",hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}"
 
+    devices = [f"{virtio('net')},netdev=net0", virtio("rng")]
+    drives = []
+    if bundle.rootfs:
+        drives = ["-drive", f"file={_qemu_opt_escape(bundle.rootfs)},if=none,id=root,format=raw,readonly=on"]
+        devices.append(f"{virtio('blk')},drive=root")
+    kernel_params: List[str] = []
+    if mmio:
+        kernel_params = microvm_mmio_params(len(devices))
+        if "auto-kernel-cmdline=on" in machine.split(","):
+            kernel_params = []
+        machine = microvm_machine(machine)
+
     argv = [
         qemu,
         "-M", machine,
@@ -375,19 +431,15 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
         "-no-reboot",
         "-kernel", bundle.kernel,
         "-initrd", bundle.initrd,
-        "-append", kernel_cmdline(bundle.cmdline, options.app_args, machine),
+        "-append", kernel_cmdline(bundle.cmdline, options.app_args, kernel_params),
         "-chardev", "stdio,id=con,signal=on",
         "-serial", "chardev:con",
         "-device", ISA_DEBUG_EXIT_DEVICE,
         "-netdev", netdev,
-        "-device", f"{virtio('net')},netdev=net0",
-        "-device", virtio("rng"),
+        *drives,
     ]
-    if bundle.rootfs:
-        argv += [
-            "-drive", f"file={_qemu_opt_escape(bundle.rootfs)},if=none,id=root,format=raw,readonly=on",
-            "-device", f"{virtio('blk')},drive=root",
-        ]
+    for device in devices:
+        argv += ["-device", device]
     if options.icount:
         argv += ["-icount", "shift=0,sleep=off"]
     argv += list(options.extra_qemu_args)

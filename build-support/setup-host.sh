@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the host packages unikernel_rules needs on a Debian/Ubuntu machine, if missing:
+#   qemu-system-x86      boots images (`pants run`, tests, benchmarks)
+#   build-essential flex bison bc libelf-dev xz-utils binutils
+#                        the Linux kernel's own build (Kbuild uses the host gcc)
+#   cpio                 lets tests cross-check the initramfs with GNU cpio
+# Everything else (Pants, pex, zig, Debian packages for images) is fetched and pinned by ./pants.
+set -euo pipefail
+
+packages=(qemu-system-x86 build-essential flex bison bc libelf-dev xz-utils binutils cpio)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "setup-host: please install the equivalents of: ${missing[*]}" >&2
+  exit 1
+fi
+sudo=()
+if [[ "$(id -u)" != 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup-host: run as root, or install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "setup-host: installing ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

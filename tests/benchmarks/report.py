@@ -1,0 +1,1061 @@
+"""Measure every `unikernel_image` in testprojects/ and write docs/benchmarks.md.
+
+    ./pants run tests/benchmarks:report
+    ./pants run tests/benchmarks:report -- --images 'testprojects/c/*' --quick --output /tmp/b.md
+
+Everything runs in a copy of the repository in a temporary directory (`RepoCopy`): a nested
+Pants on this buildroot would wait for the lock of the Pants that runs this script. The copy
+shares ~/.cache/pants, so images that were built before are cache hits.
+
+Per image:
+  1. sizes of kernel, initrd and the whole bundle (manifest.json);
+  2. virtual milliseconds to the app's READY line: QEMU `-icount shift=0,sleep=off` makes guest
+     time advance 1 ns per guest instruction with idle time skipped, so the app's
+     CLOCK_MONOTONIC at READY is the same on every run and every machine (booted twice, compared);
+  3. memory floor: the least integer MiB at which the image boots and answers HTTP 200
+     (bisection, TCG without icount);
+  4. warm rebuild after a one-line change to the app's main source, in a fresh Pants process
+     (what CI sees) and with a warm pantsd (what a developer sees), and which processes ran.
+The measurements are compared with the goals of the image's runtime (GOALS below).
+
+`--quick` skips the memory floor, the second READY boot and the pantsd rebuild; `--skip-floor`
+and `--skip-rebuild` skip one part each; `--images` picks images by address (fnmatch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from pants_repo import RepoCopy, source_root
+from unikernel_rules.qemu import launcher
+
+DEFAULT_READY = r"READY.*?monotonic_ms=([0-9.]+)"
+DEFAULT_OUTPUT = "docs/benchmarks.md"
+COMMAND = "./pants run tests/benchmarks:report"
+
+FLOOR_LOWER_MIB = 8
+FLOOR_UPPER_MIB = 4096
+FLOOR_BOOT_TIMEOUT_S = 60.0
+READY_BOOT_TIMEOUT_S = 180.0
+SKIP_TAG = "no-benchmark"
+SKIP_DIRS = ("testprojects/bad",)
+
+KERNEL_PROCESS_MARKER = "Building the Linux"
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSettings:
+    """How to tell that an image is ready: a regex whose group 1 is the virtual ms, and a path to GET."""
+
+    ready: str = DEFAULT_READY
+    http_path: str = "/"
+
+
+# Per-image overrides, by address. Images not listed use ImageSettings().
+IMAGE_SETTINGS: Dict[str, ImageSettings] = {
+    "testprojects/c/hello_http:image": ImageSettings(ready=DEFAULT_READY),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    total_mb: float  # decimal MB (10^6 bytes) of kernel + initrd (+ rootfs)
+    ready_ms: float  # virtual ms to READY
+    floor_mib: int
+    rebuild_s: float  # wall seconds of `package` after a one-line app change
+    kernel_rebuild_allowed: bool = False
+
+
+GOALS: Dict[str, Goal] = {
+    "c": Goal(total_mb=1.5, ready_ms=40, floor_mib=16, rebuild_s=3),
+    "python": Goal(total_mb=8, ready_ms=250, floor_mib=40, rebuild_s=6),
+    "java": Goal(total_mb=20, ready_ms=400, floor_mib=64, rebuild_s=8),
+}
+
+# The app's main source file is the first (sorted) file with these extensions in `filedeps`
+# of the image's direct dependencies, preferring files in the image's directory.
+SOURCE_EXTENSIONS: Dict[str, Tuple[str, ...]] = {
+    "c": (".c",),
+    "python": (".py",),
+    "java": (".java",),
+}
+
+# Hand-written notes per image, shown under "What limits it" after the measured ones. Edit freely.
+STATIC_NOTES: Dict[str, List[str]] = {
+    "testprojects/c/hello_http:image": [
+        "The app itself is a few KB of static musl code: size, boot time and memory are almost "
+        "all the kernel's (config fragments in src/python/unikernel_rules/kernel/fragments/).",
+    ],
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass
+class Probe:
+    memory_mib: int
+    ok: bool
+    detail: str = ""
+
+
+@dataclasses.dataclass
+class FloorResult:
+    floor_mib: Optional[int]  # None: no size up to the upper bound worked
+    probes: List[Probe] = dataclasses.field(default_factory=list)
+    confirmed: Optional[bool] = None  # a second boot at the floor succeeded too
+    error: Optional[str] = None
+
+    def below(self) -> Optional[Probe]:
+        """The failed probe closest below the floor."""
+        if self.floor_mib is None:
+            return None
+        fails = [p for p in self.probes if not p.ok and p.memory_mib < self.floor_mib]
+        return max(fails, key=lambda p: p.memory_mib) if fails else None
+
+
+@dataclasses.dataclass
+class ReadyResult:
+    virtual_ms: List[Optional[float]] = dataclasses.field(default_factory=list)
+    wall_s: List[Optional[float]] = dataclasses.field(default_factory=list)
+    http_status: List[Optional[int]] = dataclasses.field(default_factory=list)
+    errors: List[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def ms(self) -> Optional[float]:
+        vals = [v for v in self.virtual_ms if v is not None]
+        return vals[0] if vals else None
+
+    @property
+    def deterministic(self) -> Optional[bool]:
+        """True if every boot gave the same virtual ms; None if fewer than two boots did."""
+        if len(self.virtual_ms) < 2 or any(v is None for v in self.virtual_ms):
+            return None
+        return len(set(self.virtual_ms)) == 1
+
+
+@dataclasses.dataclass
+class RebuildResult:
+    mode: str  # "fresh" (new Pants process, no pantsd) or "pantsd"
+    edited: str = ""
+    wall_s: Optional[float] = None
+    noop_wall_s: Optional[float] = None  # `package` again without a change (Pants overhead)
+    start_wall_s: Optional[float] = None  # pantsd: the run that started it
+    completed: List[str] = dataclasses.field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def kernel_rebuilt(self) -> Optional[bool]:
+        if self.wall_s is None:
+            return None
+        return any(KERNEL_PROCESS_MARKER in c for c in self.completed)
+
+
+@dataclasses.dataclass
+class ImageReport:
+    address: str
+    runtime: str = "?"
+    manifest: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    sizes: Dict[str, int] = dataclasses.field(default_factory=dict)  # kernel, initrd, [rootfs.img], total
+    ready: Optional[ReadyResult] = None
+    floor: Optional[FloorResult] = None
+    rebuilds: List[RebuildResult] = dataclasses.field(default_factory=list)
+    error: Optional[str] = None
+
+    def rebuild(self, mode: str) -> Optional[RebuildResult]:
+        for r in self.rebuilds:
+            if r.mode == mode:
+                return r
+        return None
+
+
+@dataclasses.dataclass
+class Machine:
+    nproc: int
+    cpu_model: str
+    qemu: str
+    kvm: str
+    python: str = ""
+    pants: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def bisect_floor(
+    ok: Callable[[int], Tuple[bool, str]],
+    start: int,
+    lower: int = FLOOR_LOWER_MIB,
+    upper: int = FLOOR_UPPER_MIB,
+) -> FloorResult:
+    """The least integer m in [lower, upper] with ok(m), assuming ok is monotonic.
+
+    Tries `start` first and doubles it until ok (capped at `upper`), then bisects between the
+    largest known failure (or lower - 1) and the smallest known success.
+    `ok(m)` returns (success, detail).
+    """
+    probes: List[Probe] = []
+
+    def probe(m: int) -> bool:
+        good, detail = ok(m)
+        probes.append(Probe(m, good, detail))
+        return good
+
+    hi = min(max(start, lower), upper)
+    lo = lower - 1  # largest size known to fail (lower - 1: none known)
+    while not probe(hi):
+        lo = hi
+        if hi >= upper:
+            return FloorResult(None, probes)
+        hi = min(hi * 2, upper)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if probe(mid):
+            hi = mid
+        else:
+            lo = mid
+    return FloorResult(hi, probes)
+
+
+def parse_ready_ms(line: Optional[str], regex: str) -> Optional[float]:
+    """The virtual ms in a READY line: group 1 of `regex` (None if no match or no number)."""
+    if not line:
+        return None
+    m = re.search(regex, line)
+    if not m or not m.groups() or m.group(1) is None:
+        return None
+    try:
+        return float(m.group(1))
+    except ValueError:
+        return None
+
+
+def parse_list_output(stdout: str) -> List[str]:
+    """Addresses from `pants list` stdout, sorted, without blank or non-address lines."""
+    out = set()
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line and " " not in line and not line.startswith(("[", "{", "}")):
+            out.add(line)
+    return sorted(out)
+
+
+def skip_reason(address: str, tags: Iterable[str]) -> Optional[str]:
+    """Why an image is not benchmarked, or None."""
+    path = address.split(":", 1)[0].lstrip("/")
+    for d in SKIP_DIRS:
+        if path == d or path.startswith(d + "/"):
+            return f"under {d}/"
+    if SKIP_TAG in set(tags or ()):
+        return f'tag "{SKIP_TAG}"'
+    return None
+
+
+def matches_filters(address: str, patterns: Sequence[str]) -> bool:
+    """True if no patterns, or `address` equals or fnmatches one of them (`dir` means `dir:*`)."""
+    if not patterns:
+        return True
+    for pat in patterns:
+        if address == pat or fnmatch.fnmatchcase(address, pat):
+            return True
+        if ":" not in pat and fnmatch.fnmatchcase(address, pat.rstrip("/") + ":*"):
+            return True
+        if pat.endswith("::") and address.startswith(pat[:-2].rstrip("/") + "/"):
+            return True
+        if pat.endswith("::") and address.startswith(pat[:-2].rstrip("/") + ":"):
+            return True
+    return False
+
+
+_COMPLETED_RE = re.compile(r"\]\s+Completed:\s+(.*?)\s*$")
+
+
+def completed_lines(stderr: str) -> List[str]:
+    """The descriptions of Pants's INFO `Completed: ...` lines (processes that ran), sorted, unique."""
+    out = set()
+    for line in stderr.splitlines():
+        m = _COMPLETED_RE.search(line)
+        if m:
+            out.add(m.group(1))
+    return sorted(out)
+
+
+def pick_main_source(files: Iterable[str], runtime: str, image_dir: str) -> Optional[str]:
+    """The app's main source among `filedeps` output: first by (outside the image's dir, not
+    named main.*, path) among files with the runtime's extensions."""
+    exts = SOURCE_EXTENSIONS.get(runtime) or tuple(e for v in SOURCE_EXTENSIONS.values() for e in v)
+    image_dir = image_dir.strip("/")
+    candidates = [f.strip() for f in files if f.strip().endswith(exts)]
+    if not candidates:
+        return None
+
+    def key(f: str) -> Tuple[bool, bool, str]:
+        inside = f.startswith(image_dir + "/") if image_dir else True
+        stem = os.path.splitext(os.path.basename(f))[0]
+        return (not inside, stem not in ("main", "Main", "__main__", "app"), f)
+
+    return sorted(candidates, key=key)[0]
+
+
+def comment_line(path: str, nonce: str) -> str:
+    """A one-line comment in the language of `path`."""
+    if path.endswith((".py", ".sh", ".toml")):
+        return f"# benchmark edit {nonce}\n"
+    return f"// benchmark edit {nonce}\n"
+
+
+def append_comment(text: str, path: str, nonce: str) -> str:
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + comment_line(path, nonce)
+
+
+def bundle_sizes(manifest: Dict[str, Any], bundle: Optional[Path] = None) -> Dict[str, int]:
+    """Sizes of kernel, initrd (and rootfs.img) in bytes, plus "total" (without cmdline and manifest)."""
+    files = manifest.get("files") or {}
+    sizes: Dict[str, int] = {}
+    for name in ("kernel", "initrd", "rootfs.img"):
+        size = None
+        if bundle is not None and (bundle / name).is_file():
+            size = (bundle / name).stat().st_size
+        elif name in files:
+            size = int(files[name]["size"])
+        if size is not None:
+            sizes[name] = size
+    sizes["total"] = sum(sizes.values())
+    return sizes
+
+
+def classify_boot(result: Any, http_expected: bool) -> Tuple[bool, str]:
+    """(success, what happened) for a launcher BootResult of a floor probe."""
+    output = getattr(result, "output", "") or ""
+    if result.timed_out:
+        return False, "hang (timed out)"
+    if result.panicked:
+        return False, f"kernel panic ({(result.panic_line or '').strip()[:80]})"
+    if result.app_exit == 125 or (result.ready_line is None and result.exit_code == 125):
+        return False, "init stopped with status 125 (not enough memory / incomplete initramfs)"
+    if "Initramfs unpacking failed" in output:
+        return False, "initramfs unpacking failed"
+    if result.ready_line is None:
+        if not output.strip():
+            return False, "no console output (the kernel died before its console started)"
+        return False, f"no READY line (exit {result.exit_code})"
+    if http_expected and result.http_status != 200:
+        got = f"HTTP {result.http_status}" if result.http_status is not None else (result.http_error or "no HTTP answer")
+        return False, f"READY, but {got}"
+    if result.exit_code != 0:
+        return False, f"exit {result.exit_code}"
+    return True, "ok"
+
+
+def mb(n: Optional[int]) -> str:
+    return "—" if n is None else f"{n / 1e6:.2f} MB"
+
+
+def check(value: Optional[float], goal: Optional[float]) -> str:
+    if value is None or goal is None:
+        return "—"
+    return "✅" if value <= goal else "❌"
+
+
+def fmt_s(s: Optional[float]) -> str:
+    return "—" if s is None else f"{s:.1f} s"
+
+
+def fmt_ms(ms: Optional[float]) -> str:
+    if ms is None:
+        return "—"
+    return f"{ms:.3f}".rstrip("0").rstrip(".") + " ms"
+
+
+def _g(x: float) -> str:
+    return f"{x:g}"
+
+
+# --------------------------------------------------------------------------------------------
+# Markdown
+
+
+def render_markdown(
+    reports: Sequence[ImageReport],
+    machine: Machine,
+    generated: datetime.datetime,
+    *,
+    flags: Sequence[str] = (),
+    skipped: Sequence[Tuple[str, str]] = (),
+    static_notes: Optional[Dict[str, List[str]]] = None,
+) -> str:
+    static_notes = STATIC_NOTES if static_notes is None else static_notes
+    reports = sorted(reports, key=lambda r: r.address)
+    lines: List[str] = []
+    add = lines.append
+    add("# Benchmarks")
+    add("")
+    cmd = COMMAND + (" -- " + " ".join(flags) if flags else "")
+    add(f"Generated {generated.astimezone(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{cmd}`.")
+    add("Do not edit by hand: rerun the command (hand-written notes live in `STATIC_NOTES` in")
+    add("`tests/benchmarks/report.py`).")
+    if flags:
+        add("")
+        add(f"**Partial run** (`{' '.join(flags)}`): some measurements were skipped and show as —.")
+    add("")
+    add("## Machine")
+    add("")
+    add(f"- CPUs: {machine.nproc} (nproc), {machine.cpu_model}")
+    add(f"- QEMU: {machine.qemu}")
+    add(f"- KVM: {machine.kvm}")
+    if machine.pants:
+        add(f"- Pants: {machine.pants}; report run by Python {machine.python}")
+    add("")
+    add("Sizes and virtual times do not depend on the machine; the memory floor hardly does;")
+    add("rebuild times do (and on what else runs: these machines are shared).")
+    add("")
+    add("## Method")
+    add("")
+    add("- **Sizes**: the bundle files `kernel`, `initrd` (and `rootfs.img` if any) from")
+    add("  `pants package`; total = their sum. MB = 10⁶ bytes.")
+    add("- **Virtual ms to ready**: QEMU (TCG) with `-icount shift=0,sleep=off`: guest time advances")
+    add("  exactly 1 ns per guest instruction and idle time is skipped, so the guest's")
+    add("  `CLOCK_MONOTONIC` when the app prints its READY line (`monotonic_ms=...`) is the same on")
+    add("  every run and machine. It counts from early in the kernel's boot, when its clock starts, to")
+    add("  READY: kernel init, initramfs unpacking, init and app start (firmware and the kernel's")
+    add("  decompression come earlier and are not counted). Each image boots twice; the two values")
+    add("  must be equal. The app's port is forwarded and `GET /` must answer.")
+    add(f"- **Memory floor**: the least integer MiB (`-m`) at which the image reaches READY and answers")
+    add(f"  `GET /` with HTTP 200 (TCG, no icount, {FLOOR_BOOT_TIMEOUT_S:g} s timeout per boot). Start at")
+    add(f"  the image's `memory` and double until it works (at most {FLOOR_UPPER_MIB} MiB), then bisect")
+    add(f"  down to {FLOOR_LOWER_MIB} MiB; a panic, a hang, init's memory check (status 125), a launch")
+    add("  error or a wrong HTTP answer count as failure. The floor is booted once more to confirm.")
+    add("- **Warm rebuild**: in a copy of the repository with a warm cache, `pants package IMAGE`; then")
+    add("  append one comment line (with a fresh random token, so no cache has seen it) to the app's main")
+    add("  source (the first `.c`/`.py`/`.java` file in `filedeps` of the image's direct")
+    add("  dependencies) and time `pants package IMAGE` again: once in a fresh Pants process without")
+    add("  pantsd (what CI sees) and once with a warm pantsd (started by a first `--pantsd` run; what a")
+    add("  developer sees). \"No-op\" is the same command without a change (Pants's own overhead).")
+    add("  *Kernel rebuilt* means Pants logged `Completed: Building the Linux ... kernel` (the")
+    add("  process ran rather than coming from the cache).")
+    add("")
+    add("### Goals")
+    add("")
+    add("| Runtime | Total size | Virtual ms to ready | Memory floor | Warm rebuild | Kernel rebuilt |")
+    add("|---|---|---|---|---|---|")
+    for runtime in sorted(GOALS):
+        g = GOALS[runtime]
+        add(
+            f"| {runtime} | ≤ {_g(g.total_mb)} MB | ≤ {_g(g.ready_ms)} ms | ≤ {g.floor_mib} MiB | "
+            f"≤ {_g(g.rebuild_s)} s | {'allowed' if g.kernel_rebuild_allowed else 'no'} |"
+        )
+    add("")
+    add("## Results")
+    add("")
+    if not reports:
+        add("No images were measured.")
+        add("")
+    else:
+        add(
+            "| Image | Runtime | Total size | Virtual ms to ready | Memory floor | "
+            "Warm rebuild (fresh process) | Warm rebuild (pantsd) | Kernel rebuilt |"
+        )
+        add("|---|---|---|---|---|---|---|---|")
+        for r in reports:
+            add(_summary_row(r))
+        add("")
+    if skipped:
+        add("Not measured: " + "; ".join(f"`{a}` ({why})" for a, why in sorted(skipped)) + ".")
+        add("")
+    for r in reports:
+        lines.extend(_image_section(r, static_notes.get(r.address, [])))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _goal(r: ImageReport) -> Optional[Goal]:
+    return GOALS.get(r.runtime)
+
+
+def _ready_cell(r: ImageReport) -> str:
+    g = _goal(r)
+    if r.ready is None:
+        return "—"
+    ms = r.ready.ms
+    if ms is None:
+        return "❌ no READY" if r.ready.errors else "—"
+    cell = f"{fmt_ms(ms)} {check(ms, g.ready_ms if g else None)}"
+    if r.ready.deterministic is False:
+        cell += " (not deterministic: " + " / ".join(fmt_ms(v) for v in r.ready.virtual_ms) + ")"
+    return cell
+
+
+def _floor_cell(r: ImageReport) -> str:
+    g = _goal(r)
+    if r.floor is None:
+        return "—"
+    if r.floor.floor_mib is None:
+        return f"❌ none ≤ {FLOOR_UPPER_MIB} MiB" if not r.floor.error else "❌ error"
+    cell = f"{r.floor.floor_mib} MiB {check(r.floor.floor_mib, g.floor_mib if g else None)}"
+    if r.floor.confirmed is False:
+        cell += " (unstable)"
+    return cell
+
+
+def _rebuild_cell(r: ImageReport, mode: str) -> str:
+    g = _goal(r)
+    rb = r.rebuild(mode)
+    if rb is None:
+        return "—"
+    if rb.wall_s is None:
+        return "❌ failed"
+    return f"{fmt_s(rb.wall_s)} {check(rb.wall_s, g.rebuild_s if g else None)}"
+
+
+def _kernel_cell(r: ImageReport) -> str:
+    flags = [rb.kernel_rebuilt for rb in r.rebuilds if rb.kernel_rebuilt is not None]
+    if not flags:
+        return "—"
+    rebuilt = any(flags)
+    g = _goal(r)
+    allowed = g.kernel_rebuild_allowed if g else True
+    if rebuilt:
+        return "yes " + ("✅" if allowed else "❌")
+    return "no ✅"
+
+
+def _summary_row(r: ImageReport) -> str:
+    if r.error and not r.sizes:
+        return f"| `{r.address}` | {r.runtime} | ❌ {r.error.splitlines()[0][:80]} | — | — | — | — | — |"
+    g = _goal(r)
+    total = r.sizes.get("total")
+    size = f"{mb(total)} {check(total / 1e6 if total is not None else None, g.total_mb if g else None)}"
+    return (
+        f"| `{r.address}` | {r.runtime} | {size} | {_ready_cell(r)} | {_floor_cell(r)} | "
+        f"{_rebuild_cell(r, 'fresh')} | {_rebuild_cell(r, 'pantsd')} | {_kernel_cell(r)} |"
+    )
+
+
+def _image_section(r: ImageReport, static: Sequence[str]) -> List[str]:
+    g = _goal(r)
+    out: List[str] = [f"## `{r.address}`", ""]
+    if r.error:
+        out += [f"**Error:** {r.error.strip()}", ""]
+    m = r.manifest
+    if m:
+        facts = [f"runtime `{r.runtime}`"]
+        if m.get("kernel_version"):
+            facts.append(f"kernel {m['kernel_version']}")
+        if m.get("memory_mib") is not None:
+            facts.append(f"`memory` {m['memory_mib']} MiB")
+        if m.get("memory_needed_mib") is not None:
+            facts.append(f"estimated need {m['memory_needed_mib']} MiB")
+        ports = m.get("ports") or []
+        if ports:
+            facts.append("ports " + ", ".join(str(p.get("guest")) for p in ports if isinstance(p, dict)))
+        out += ["- " + "; ".join(facts), ""]
+    out += ["| Measurement | Measured | Goal | |", "|---|---|---|---|"]
+    for name in ("kernel", "initrd", "rootfs.img"):
+        if name in r.sizes:
+            out.append(f"| {name} | {r.sizes[name]:,} bytes ({mb(r.sizes[name])}) | | |")
+    if "total" in r.sizes:
+        total = r.sizes["total"]
+        out.append(
+            f"| total size | {total:,} bytes ({mb(total)}) | {('≤ ' + _g(g.total_mb) + ' MB') if g else '—'} "
+            f"| {check(total / 1e6, g.total_mb if g else None)} |"
+        )
+    if r.ready is not None:
+        ms = r.ready.ms
+        runs = " / ".join(fmt_ms(v) for v in r.ready.virtual_ms) or "—"
+        det = {True: "deterministic", False: "**not deterministic**", None: "one boot"}[r.ready.deterministic]
+        out.append(
+            f"| virtual time to READY | {runs} ({det}) | {('≤ ' + _g(g.ready_ms) + ' ms') if g else '—'} "
+            f"| {check(ms, g.ready_ms if g else None)} |"
+        )
+        walls = " / ".join(fmt_s(w) for w in r.ready.wall_s)
+        statuses = " / ".join(str(s) if s is not None else "none" for s in r.ready.http_status)
+        out.append(f"| wall time to READY under icount (this machine) | {walls or '—'} | | |")
+        out.append(f"| HTTP status of `GET /` | {statuses or '—'} | 200 | "
+                   f"{'✅' if r.ready.http_status and all(s == 200 for s in r.ready.http_status) else '❌'} |")
+    if r.floor is not None:
+        fl = r.floor.floor_mib
+        out.append(
+            f"| memory floor | {str(fl) + ' MiB' if fl is not None else 'none'} | "
+            f"{('≤ ' + str(g.floor_mib) + ' MiB') if g else '—'} | {check(fl, g.floor_mib if g else None)} |"
+        )
+    for rb in r.rebuilds:
+        label = "fresh Pants process, no pantsd" if rb.mode == "fresh" else "warm pantsd"
+        goal = ("≤ " + _g(g.rebuild_s) + " s") if g else "—"
+        out.append(f"| warm rebuild ({label}) | {fmt_s(rb.wall_s) if rb.wall_s is not None else 'failed'} | {goal} "
+                   f"| {check(rb.wall_s, g.rebuild_s if g else None)} |")
+        if rb.noop_wall_s is not None:
+            out.append(f"| no-op `package` ({label}) | {fmt_s(rb.noop_wall_s)} | | |")
+        if rb.kernel_rebuilt is not None:
+            allowed = g.kernel_rebuild_allowed if g else True
+            ok = "✅" if (allowed or not rb.kernel_rebuilt) else "❌"
+            out.append(f"| kernel rebuilt ({label}) | {'yes' if rb.kernel_rebuilt else 'no'} | "
+                       f"{'allowed' if allowed else 'no'} | {ok} |")
+    out.append("")
+    if r.ready is not None and r.ready.errors:
+        out += ["Boot problems:", ""] + [f"- {e}" for e in r.ready.errors] + [""]
+    if r.floor is not None and r.floor.probes:
+        probes = ", ".join(f"{p.memory_mib} {'✓' if p.ok else '✗'}" for p in r.floor.probes)
+        out += [f"Memory probes in order (MiB): {probes}.", ""]
+    for rb in r.rebuilds:
+        if rb.error:
+            out += [f"Rebuild ({rb.mode}) failed: {rb.error.strip()[:500]}", ""]
+    if r.rebuilds:
+        edited = next((rb.edited for rb in r.rebuilds if rb.edited), "")
+        if edited:
+            out += [f"Edited file: `{edited}`.", ""]
+        for rb in r.rebuilds:
+            if rb.wall_s is None:
+                continue
+            label = "fresh process" if rb.mode == "fresh" else "pantsd"
+            if rb.completed:
+                out += [f"Processes that ran in the rebuild ({label}):", ""]
+                out += [f"- {c}" for c in rb.completed] + [""]
+            else:
+                out += [f"No INFO process ran in the rebuild ({label}).", ""]
+    notes = measured_notes(r) + list(static)
+    if notes:
+        out += ["### What limits it", ""] + [f"- {n}" for n in notes] + [""]
+    return out
+
+
+def measured_notes(r: ImageReport) -> List[str]:
+    """Explanations derived from the measurements."""
+    notes: List[str] = []
+    g = _goal(r)
+    total = r.sizes.get("total")
+    if total:
+        parts = []
+        for name in ("kernel", "initrd", "rootfs.img"):
+            if name in r.sizes:
+                parts.append(f"{name} {100 * r.sizes[name] / total:.0f}%")
+        note = "Size: " + ", ".join(parts) + " of the total."
+        if g is not None and "kernel" in r.sizes and r.sizes["kernel"] / 1e6 > g.total_mb:
+            note += f" The kernel alone ({mb(r.sizes['kernel'])}) is over the {_g(g.total_mb)} MB goal."
+        initrd_info = r.manifest.get("initrd") if isinstance(r.manifest.get("initrd"), dict) else None
+        if initrd_info and initrd_info.get("unpacked_bytes") and "initrd" in r.sizes:
+            note += (
+                f" The initrd holds {initrd_info.get('entries', '?')} entries, "
+                f"{int(initrd_info['unpacked_bytes']):,} bytes unpacked "
+                f"({initrd_info.get('compression', '?')}: {r.sizes['initrd']:,} bytes)."
+            )
+        notes.append(note)
+    if r.ready is not None and r.ready.ms is not None and g is not None and r.ready.ms > g.ready_ms:
+        note = f"Boot: {fmt_ms(r.ready.ms)} of guest time to READY, {r.ready.ms / g.ready_ms:.1f}× the goal."
+        initrd_bytes = r.sizes.get("initrd", 0)
+        if initrd_bytes < 1_000_000:
+            note += (
+                f" The initrd is only {initrd_bytes:,} bytes, so unpacking it is negligible: nearly all of it "
+                "is the kernel's own boot (add `loglevel=7` to `kernel_args` and boot with `--icount` to "
+                "see the printk timestamps)."
+            )
+        else:
+            note += (
+                f" Unpacking a {mb(initrd_bytes)} initramfs costs about 13–18 ms of guest time per MB "
+                "(55–75 MB/s measured)."
+            )
+        notes.append(note)
+    if r.floor is not None and r.floor.floor_mib is not None:
+        below = r.floor.below()
+        note = f"Memory: works at {r.floor.floor_mib} MiB"
+        if below is not None:
+            note += f"; at {below.memory_mib} MiB: {below.detail}"
+        note += "."
+        needed = r.manifest.get("memory_needed_mib")
+        if needed is not None:
+            note += f" The bundle's own estimate (`memory_needed_mib`) is {needed} MiB"
+            asked = r.manifest.get("memory_mib")
+            if asked is not None:
+                note += f"; the image asks for {asked} MiB"
+            note += "."
+        notes.append(note)
+    for rb in r.rebuilds:
+        if rb.wall_s is None:
+            continue
+        label = "in a fresh Pants process" if rb.mode == "fresh" else "with a warm pantsd"
+        note = f"Rebuild: {label} the rebuild took {fmt_s(rb.wall_s)}"
+        if rb.noop_wall_s is not None:
+            note += (
+                f"; a no-op `package` takes {fmt_s(rb.noop_wall_s)}, so Pants's own overhead is "
+                f"{min(100.0, 100 * rb.noop_wall_s / rb.wall_s):.0f}% of it"
+            )
+        if rb.completed:
+            note += f"; {len(rb.completed)} process(es) ran"
+        if rb.kernel_rebuilt:
+            note += ", **including the kernel build**"
+        note += "."
+        notes.append(note)
+    return notes
+
+
+# --------------------------------------------------------------------------------------------
+# Machine
+
+
+def probe_machine(qemu_version: Optional[str] = None) -> Machine:
+    try:
+        nproc = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        nproc = os.cpu_count() or 0
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.partition(":")[2].strip()
+                    break
+    except OSError:
+        pass
+    if qemu_version is None:
+        try:
+            qemu = launcher.find_qemu(None)
+            out = subprocess.run([qemu, "--version"], capture_output=True, text=True, timeout=30).stdout
+            qemu_version = (out.splitlines() or ["unknown"])[0].strip()
+        except (launcher.LaunchError, OSError, subprocess.SubprocessError) as e:
+            qemu_version = f"not available ({e})"
+    host = launcher.probe_host()
+    virt = sorted({"vmx", "svm"} & set(host.cpu_flags))
+    if host.kvm_usable and virt:
+        kvm = f"usable (/dev/kvm opens, CPU flag {', '.join(virt)}); the benchmarks use TCG anyway"
+    elif host.kvm_usable:
+        kvm = "not usable: /dev/kvm opens but the CPU shows no vmx/svm flag; everything runs under TCG"
+    else:
+        kvm = "not usable (/dev/kvm does not open read-write); everything runs under TCG"
+    return Machine(nproc=nproc, cpu_model=cpu, qemu=qemu_version, kvm=kvm, python=sys.version.split()[0])
+
+
+def pants_version(buildroot: Path) -> str:
+    try:
+        m = re.search(r'^pants_version\s*=\s*"([^"]+)"', (buildroot / "pants.toml").read_text(), re.M)
+        return m.group(1) if m else ""
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+def log(msg: str) -> None:
+    print(f"[benchmarks {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, repo: RepoCopy, args: argparse.Namespace) -> None:
+        self.repo = repo
+        self.args = args
+
+    # --- Pants -------------------------------------------------------------------------------
+
+    def pants(self, *args: str, use_pantsd: bool = False) -> Tuple[Any, float]:
+        log("pants " + " ".join(args) + (" (pantsd)" if use_pantsd else ""))
+        start = time.monotonic()
+        result = self.repo.run(*args, use_pantsd=use_pantsd)
+        wall = time.monotonic() - start
+        log(f"  exit {result.exit_code} after {wall:.1f} s")
+        return result, wall
+
+    def discover(self) -> Tuple[List[str], List[Tuple[str, str]]]:
+        """(images to measure, [(address, why skipped)])."""
+        specs = ["testprojects::"] + [f"-{d}::" for d in SKIP_DIRS if (self.repo.root / d).is_dir()]
+        result, _ = self.pants("list", "--filter-target-type=unikernel_image", *specs)
+        if result.exit_code != 0:
+            # A broken BUILD file somewhere: list each top-level project directory on its own.
+            log("listing all of testprojects failed; listing each directory")
+            addresses: List[str] = []
+            for d in sorted(p for p in (self.repo.root / "testprojects").iterdir() if p.is_dir()):
+                spec = f"testprojects/{d.name}"
+                if skip_reason(spec + ":x", ()):
+                    continue
+                r, _ = self.pants("list", "--filter-target-type=unikernel_image", f"{spec}::")
+                if r.exit_code == 0:
+                    addresses += parse_list_output(r.stdout)
+                else:
+                    log(f"  `list {spec}::` failed:\n{r.stderr[-2000:]}")
+            addresses = sorted(set(addresses))
+        else:
+            addresses = parse_list_output(result.stdout)
+        tags: Dict[str, List[str]] = {}
+        if addresses:
+            peek, _ = self.pants("peek", *addresses)
+            if peek.exit_code == 0:
+                for entry in json.loads(peek.stdout or "[]"):
+                    tags[entry.get("address", "")] = list(entry.get("tags") or [])
+        chosen, skipped = [], []
+        for a in addresses:
+            why = skip_reason(a, tags.get(a, []))
+            if why:
+                skipped.append((a, why))
+            elif matches_filters(a, self.args.images):
+                chosen.append(a)
+        return chosen, skipped
+
+    def package(self, addresses: Sequence[str]) -> Dict[str, str]:
+        """Package the images; {address: error} for those that failed."""
+        if not addresses:
+            return {}
+        result, _ = self.pants("package", *addresses)
+        if result.exit_code == 0:
+            return {}
+        errors = {}
+        for a in addresses:
+            r, _ = self.pants("package", a)
+            if r.exit_code != 0:
+                errors[a] = "`pants package` failed:\n" + r.stderr[-3000:]
+        return errors
+
+    def find_bundle(self, address: str) -> Optional[Path]:
+        dist = self.repo.root / "dist"
+        for manifest in sorted(dist.glob("**/manifest.json")):
+            try:
+                if json.loads(manifest.read_text()).get("target") == address:
+                    return manifest.parent
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def main_source(self, address: str, runtime: str) -> Optional[str]:
+        deps, _ = self.pants("dependencies", address)
+        if deps.exit_code != 0:
+            return None
+        targets = [d for d in parse_list_output(deps.stdout)]
+        if not targets:
+            return None
+        files, _ = self.pants("filedeps", *targets)
+        if files.exit_code != 0:
+            return None
+        return pick_main_source(files.stdout.splitlines(), runtime, address.split(":", 1)[0])
+
+    # --- Boots -------------------------------------------------------------------------------
+
+    def boot(self, bundle: Path, manifest: Dict[str, Any], settings: ImageSettings, **options: Any) -> Any:
+        guest = _guest_port(manifest)
+        kwargs: Dict[str, Any] = dict(
+            accel="tcg", ready=settings.ready, stop_after_ready=True, quiet=True, **options
+        )
+        if guest is not None:
+            kwargs.update(http_get=f"{guest}{settings.http_path}")
+        for attempt in range(3):
+            if guest is not None:
+                kwargs["ports"] = [(launcher.free_port(), guest)]
+            else:
+                kwargs["no_ports"] = True
+            result = launcher.boot(str(bundle), **kwargs)
+            # Another process took the free port between free_port() and QEMU: try another.
+            if "Could not set up host forwarding rule" not in (result.stderr or ""):
+                return result
+        return result
+
+    def measure_ready(self, bundle: Path, manifest: Dict[str, Any], settings: ImageSettings) -> ReadyResult:
+        out = ReadyResult()
+        runs = 1 if self.args.quick else 2
+        for i in range(runs):
+            log(f"  icount boot {i + 1}/{runs}")
+            try:
+                res = self.boot(bundle, manifest, settings, icount=True, timeout=READY_BOOT_TIMEOUT_S)
+            except launcher.LaunchError as e:
+                out.virtual_ms.append(None)
+                out.wall_s.append(None)
+                out.http_status.append(None)
+                out.errors.append(f"boot {i + 1}: launch error: {e}")
+                continue
+            ms = parse_ready_ms(res.ready_line, settings.ready)
+            out.virtual_ms.append(ms)
+            out.wall_s.append(res.ready_wall_s)
+            out.http_status.append(res.http_status)
+            log(f"    {res.ready_line!r} HTTP {res.http_status}, {res.wall_s:.1f} s wall")
+            if ms is None or res.exit_code != 0:
+                ok, what = classify_boot(res, _guest_port(manifest) is not None)
+                msg = res.message or what
+                tail = "\n".join(res.output.strip().splitlines()[-5:])
+                out.errors.append(f"boot {i + 1}: {msg}" + (f" (console ends: `{tail[-300:]}`)" if tail else ""))
+        return out
+
+    def measure_floor(self, bundle: Path, manifest: Dict[str, Any], settings: ImageSettings) -> FloorResult:
+        http = _guest_port(manifest) is not None
+
+        def ok(mib: int) -> Tuple[bool, str]:
+            try:
+                res = self.boot(bundle, manifest, settings, memory_mib=mib, timeout=FLOOR_BOOT_TIMEOUT_S)
+            except launcher.LaunchError as e:
+                good, what = False, f"launch error: {e}"
+            else:
+                good, what = classify_boot(res, http)
+            log(f"  {mib} MiB: {what}")
+            return good, what
+
+        start = int(manifest.get("memory_mib") or 64)
+        try:
+            result = bisect_floor(ok, start)
+            if result.floor_mib is not None:
+                good, what = ok(result.floor_mib)
+                result.confirmed = good
+                if not good:
+                    result.probes.append(Probe(result.floor_mib, False, what + " (confirmation boot)"))
+        except Exception as e:  # noqa: BLE001 - report, do not abort the whole report
+            return FloorResult(None, error=f"{type(e).__name__}: {e}")
+        return result
+
+    # --- Rebuilds ----------------------------------------------------------------------------
+
+    def measure_rebuild(self, address: str, source: str, use_pantsd: bool) -> RebuildResult:
+        mode = "pantsd" if use_pantsd else "fresh"
+        rb = RebuildResult(mode=mode, edited=source)
+        path = self.repo.root / source
+        original = path.read_text()
+        try:
+            if use_pantsd:
+                r, rb.start_wall_s = self.pants("package", address, use_pantsd=True)
+                if r.exit_code != 0:
+                    rb.error = "starting pantsd: " + r.stderr[-2000:]
+                    return rb
+            r, rb.noop_wall_s = self.pants("package", address, use_pantsd=use_pantsd)
+            if r.exit_code != 0:
+                rb.error = "no-op package: " + r.stderr[-2000:]
+                rb.noop_wall_s = None
+                return rb
+            nonce = uuid.uuid4().hex[:12]
+            path.write_text(append_comment(original, source, nonce))
+            if use_pantsd:
+                time.sleep(0.5)  # let pantsd's file watcher see the change before the run
+            r, wall = self.pants("package", address, use_pantsd=use_pantsd)
+            rb.completed = completed_lines(r.stderr)
+            if r.exit_code != 0:
+                rb.error = "rebuild: " + r.stderr[-2000:]
+                return rb
+            rb.wall_s = wall
+            for c in rb.completed:
+                log(f"    ran: {c}")
+            return rb
+        finally:
+            path.write_text(original)
+            if use_pantsd:
+                self.repo.stop_pantsd()
+
+    # --- All ---------------------------------------------------------------------------------
+
+    def measure(self, address: str) -> ImageReport:
+        report = ImageReport(address=address)
+        settings = IMAGE_SETTINGS.get(address, ImageSettings())
+        bundle = self.find_bundle(address)
+        if bundle is None:
+            report.error = "no bundle with this target in dist/ after `pants package`"
+            return report
+        report.manifest = json.loads((bundle / "manifest.json").read_text())
+        report.runtime = str(report.manifest.get("runtime") or "?")
+        report.sizes = bundle_sizes(report.manifest, bundle)
+        log(f"{address}: {report.sizes}")
+        if not self.args.skip_boot:
+            report.ready = self.measure_ready(bundle, report.manifest, settings)
+        if not (self.args.skip_floor or self.args.quick or self.args.skip_boot):
+            log(f"{address}: memory floor")
+            report.floor = self.measure_floor(bundle, report.manifest, settings)
+        if not self.args.skip_rebuild:
+            source = self.main_source(address, report.runtime)
+            if source is None:
+                report.error = "could not find the app's main source file for the rebuild measurement"
+            else:
+                report.rebuilds.append(self.measure_rebuild(address, source, use_pantsd=False))
+                if not self.args.quick:
+                    report.rebuilds.append(self.measure_rebuild(address, source, use_pantsd=True))
+        return report
+
+
+def _guest_port(manifest: Dict[str, Any]) -> Optional[int]:
+    for p in manifest.get("ports") or []:
+        if isinstance(p, dict) and p.get("guest"):
+            return int(p["guest"])
+        if isinstance(p, (int, str)) and str(p).split(":")[-1].isdigit():
+            return int(str(p).split(":")[-1])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=COMMAND, description="Measure the unikernel images in testprojects/.")
+    p.add_argument(
+        "--images", action="append", default=[], metavar="PATTERN",
+        help="only images whose address matches (fnmatch; `dir` or `dir::` work too); repeatable, "
+        "or comma-separated",
+    )
+    p.add_argument("--skip-floor", action="store_true", help="do not bisect the memory floor")
+    p.add_argument("--skip-rebuild", action="store_true", help="do not measure warm rebuilds")
+    p.add_argument("--skip-boot", action="store_true", help="do not boot at all (sizes and rebuilds only)")
+    p.add_argument(
+        "--quick", action="store_true",
+        help="development: skip the memory floor, boot once, and time only the fresh-process rebuild",
+    )
+    p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"markdown file to write (default {DEFAULT_OUTPUT})")
+    p.add_argument("--keep", action="store_true", help="keep the temporary repository copy")
+    return p
+
+
+def _report_flags(args: argparse.Namespace) -> List[str]:
+    flags = []
+    for pat in args.images:
+        flags.append(f"--images {pat}")
+    for name in ("quick", "skip_floor", "skip_rebuild", "skip_boot"):
+        if getattr(args, name):
+            flags.append("--" + name.replace("_", "-"))
+    return flags
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.images = [p.strip() for spec in args.images for p in spec.split(",") if p.strip()]
+    buildroot = source_root()
+    output = Path(args.output)
+    if not output.is_absolute():
+        output = buildroot / output
+    tmp = Path(tempfile.mkdtemp(prefix="unikernel-benchmarks-"))
+    log(f"copying the repository to {tmp / 'repo'}")
+    repo = RepoCopy(tmp / "repo", src=buildroot)
+    bench = Bench(repo, args)
+    reports: List[ImageReport] = []
+    try:
+        images, skipped = bench.discover()
+        log(f"images: {images or 'none'}; skipped: {skipped or 'none'}")
+        errors = bench.package(images)
+        for address in images:
+            if address in errors:
+                reports.append(ImageReport(address=address, error=errors[address]))
+                continue
+            reports.append(bench.measure(address))
+    finally:
+        repo.stop_pantsd()
+        if args.keep:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    machine = probe_machine()
+    machine.pants = pants_version(buildroot)
+    text = render_markdown(
+        reports, machine, datetime.datetime.now(datetime.timezone.utc), flags=_report_flags(args), skipped=skipped
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    print(output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

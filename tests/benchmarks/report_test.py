@@ -1,0 +1,285 @@
+"""Unit tests of the benchmark report's pure parts: no Pants runs, no VMs."""
+
+from __future__ import annotations
+
+import datetime
+from types import SimpleNamespace
+from typing import List, Tuple
+
+import pytest
+
+from benchmarks import report
+from benchmarks.report import (
+    FloorResult,
+    ImageReport,
+    Machine,
+    Probe,
+    ReadyResult,
+    RebuildResult,
+    bisect_floor,
+)
+
+
+def _threshold(floor: int, calls: List[int]):
+    def ok(m: int) -> Tuple[bool, str]:
+        calls.append(m)
+        return (m >= floor, "ok" if m >= floor else "too small")
+
+    return ok
+
+
+@pytest.mark.parametrize("floor", [8, 9, 13, 16, 17, 63, 64, 65, 100, 1000, 4096])
+@pytest.mark.parametrize("start", [8, 64, 128])
+def test_bisect_finds_least_working_size(floor: int, start: int) -> None:
+    calls: List[int] = []
+    result = bisect_floor(_threshold(floor, calls), start)
+    assert result.floor_mib == floor
+    assert [p.memory_mib for p in result.probes] == calls
+    assert all(p.ok == (p.memory_mib >= floor) for p in result.probes)
+    # Both neighbours were established: floor works, floor - 1 failed (unless floor is the lower bound).
+    assert any(p.memory_mib == floor and p.ok for p in result.probes)
+    if floor > report.FLOOR_LOWER_MIB:
+        assert any(p.memory_mib == floor - 1 and not p.ok for p in result.probes)
+    assert len(calls) <= 24
+
+
+def test_bisect_starts_at_start_and_doubles() -> None:
+    calls: List[int] = []
+    bisect_floor(_threshold(300, calls), 64)
+    assert calls[:4] == [64, 128, 256, 512]
+
+
+def test_bisect_works_at_start_never_goes_above_it() -> None:
+    calls: List[int] = []
+    result = bisect_floor(_threshold(13, calls), 64)
+    assert calls[0] == 64
+    assert max(calls) == 64
+    assert result.floor_mib == 13
+    assert result.below() == Probe(12, False, "too small")
+
+
+def test_bisect_nothing_works() -> None:
+    calls: List[int] = []
+    result = bisect_floor(lambda m: (calls.append(m) or False, "panic"), 64, upper=4096)
+    assert result.floor_mib is None
+    assert calls == [64, 128, 256, 512, 1024, 2048, 4096]
+    assert result.below() is None
+
+
+def test_bisect_caps_at_upper_bound() -> None:
+    calls: List[int] = []
+    result = bisect_floor(_threshold(3000, calls), 1500, upper=4096)
+    assert calls[:3] == [1500, 3000, 2250]
+    assert result.floor_mib == 3000
+    assert max(calls) <= 4096
+    calls = []
+    assert bisect_floor(_threshold(4000, calls), 3000, upper=4096).floor_mib == 4000
+    assert calls[:2] == [3000, 4096]
+
+
+def test_bisect_start_below_lower_bound() -> None:
+    calls: List[int] = []
+    assert bisect_floor(_threshold(8, calls), 4).floor_mib == 8
+    assert calls[0] == 8
+
+
+def test_parse_ready_ms() -> None:
+    line = "hello_http: READY port=8080 monotonic_ms=273.416"
+    assert report.parse_ready_ms(line, report.DEFAULT_READY) == 273.416
+    assert report.parse_ready_ms("app READY monotonic_ms=12", report.DEFAULT_READY) == 12.0
+    assert report.parse_ready_ms("READY but no number", report.DEFAULT_READY) is None
+    assert report.parse_ready_ms(None, report.DEFAULT_READY) is None
+    assert report.parse_ready_ms(line, r"READY") is None  # no group
+    assert report.parse_ready_ms("ready after 1.5 ms", r"ready after ([0-9.]+) ms") == 1.5
+
+
+def test_parse_list_output() -> None:
+    out = "\ntestprojects/c/b:image\ntestprojects/a\n\ntestprojects/c/b:image\n"
+    assert report.parse_list_output(out) == ["testprojects/a", "testprojects/c/b:image"]
+
+
+def test_skip_reason() -> None:
+    assert report.skip_reason("testprojects/bad/x:image", []) == "under testprojects/bad/"
+    assert report.skip_reason("testprojects/bad:image", []) == "under testprojects/bad/"
+    assert report.skip_reason("testprojects/badly:image", []) is None
+    assert report.skip_reason("testprojects/c/a:image", ["no-benchmark"]) == 'tag "no-benchmark"'
+    assert report.skip_reason("testprojects/c/a:image", ["integration"]) is None
+
+
+@pytest.mark.parametrize(
+    "patterns, expected",
+    [
+        ([], True),
+        (["testprojects/c/hello_http:image"], True),
+        (["testprojects/c/*"], True),
+        (["testprojects/c/hello_http"], True),
+        (["testprojects/c::"], True),
+        (["testprojects/python/*"], False),
+        (["*:other"], False),
+        (["testprojects/python/*", "*hello_http*"], True),
+    ],
+)
+def test_matches_filters(patterns: List[str], expected: bool) -> None:
+    assert report.matches_filters("testprojects/c/hello_http:image", patterns) is expected
+
+
+def test_completed_lines() -> None:
+    stderr = "\n".join(
+        [
+            "20:39:12.34 [INFO] Initializing scheduler...",
+            "20:39:15.00 [INFO] Completed: Compiling and linking testprojects/c/hello_http:app (zig cc, static musl)",
+            "20:39:16.00 [INFO] Completed: Building the Linux 6.1.176 kernel of 3rdparty/kernel:linux (several minutes, cached)",
+            "20:39:17.00 [INFO] Wrote dist/testprojects.c.hello_http/image/kernel",
+            "20:39:18.00 [INFO] Completed: Compiling and linking testprojects/c/hello_http:app (zig cc, static musl)",
+        ]
+    )
+    lines = report.completed_lines(stderr)
+    assert lines == [
+        "Building the Linux 6.1.176 kernel of 3rdparty/kernel:linux (several minutes, cached)",
+        "Compiling and linking testprojects/c/hello_http:app (zig cc, static musl)",
+    ]
+    rb = RebuildResult(mode="fresh", wall_s=1.0, completed=lines)
+    assert rb.kernel_rebuilt is True
+    assert RebuildResult(mode="fresh", wall_s=1.0, completed=lines[1:]).kernel_rebuilt is False
+    assert RebuildResult(mode="fresh").kernel_rebuilt is None
+
+
+def test_pick_main_source() -> None:
+    files = [
+        "3rdparty/kernel/BUILD",
+        "testprojects/c/hello_http/BUILD",
+        "testprojects/c/hello_http/lib/response.c",
+        "testprojects/c/hello_http/main.c",
+        "src/other/zzz.c",
+    ]
+    assert report.pick_main_source(files, "c", "testprojects/c/hello_http") == "testprojects/c/hello_http/main.c"
+    assert report.pick_main_source(["a/x/app.py", "a/x/util.py", "a/x/BUILD"], "python", "a/x") == "a/x/app.py"
+    assert report.pick_main_source(["a/x/b.py", "a/x/a.py"], "python", "a/x") == "a/x/a.py"
+    assert report.pick_main_source(["a/x/Hello.java"], "java", "a/x") == "a/x/Hello.java"
+    assert report.pick_main_source(["a/x/BUILD"], "c", "a/x") is None
+    assert report.pick_main_source(["other/y.c", "a/x/z.c"], "c", "a/x") == "a/x/z.c"
+
+
+def test_append_comment() -> None:
+    assert report.append_comment("int x;", "a/main.c", "abc") == "int x;\n// benchmark edit abc\n"
+    assert report.append_comment("x = 1\n", "a/app.py", "abc") == "x = 1\n# benchmark edit abc\n"
+    assert report.append_comment("class A {}\n", "A.java", "n").endswith("\n// benchmark edit n\n")
+
+
+def test_bundle_sizes_from_manifest() -> None:
+    manifest = {"files": {"kernel": {"size": 1000}, "initrd": {"size": 200}, "cmdline": {"size": 7}}}
+    assert report.bundle_sizes(manifest) == {"kernel": 1000, "initrd": 200, "total": 1200}
+
+
+def _boot(**kw):
+    base = dict(
+        timed_out=False, panicked=False, panic_line=None, app_exit=None, ready_line="READY monotonic_ms=1",
+        exit_code=0, http_status=200, http_error=None, output="READY monotonic_ms=1\n",
+    )
+    base.update(kw)
+    return SimpleNamespace(**base)
+
+
+def test_classify_boot() -> None:
+    assert report.classify_boot(_boot(), True) == (True, "ok")
+    assert report.classify_boot(_boot(timed_out=True, exit_code=124), True)[0] is False
+    ok, what = report.classify_boot(_boot(panicked=True, panic_line="Kernel panic - not syncing: OOM", exit_code=1), True)
+    assert not ok and "panic" in what
+    ok, what = report.classify_boot(_boot(ready_line=None, app_exit=125, exit_code=125), True)
+    assert not ok and "125" in what
+    ok, what = report.classify_boot(_boot(ready_line=None, exit_code=1, output=""), True)
+    assert not ok and "no console output" in what
+    ok, what = report.classify_boot(_boot(http_status=None, http_error="ConnectionResetError", exit_code=1), True)
+    assert not ok and "ConnectionResetError" in what
+    assert report.classify_boot(_boot(http_status=None), False) == (True, "ok")
+
+
+def test_ready_result_determinism() -> None:
+    assert ReadyResult(virtual_ms=[1.0, 1.0]).deterministic is True
+    assert ReadyResult(virtual_ms=[1.0, 1.5]).deterministic is False
+    assert ReadyResult(virtual_ms=[1.0]).deterministic is None
+    assert ReadyResult(virtual_ms=[1.0, None]).deterministic is None
+
+
+MACHINE = Machine(nproc=2, cpu_model="Test CPU", qemu="QEMU emulator version 7.2.0", kvm="not usable", pants="2.17.1")
+WHEN = datetime.datetime(2026, 11, 27, 12, 34, tzinfo=datetime.timezone.utc)
+
+
+def _c_report(address: str = "testprojects/c/hello_http:image", **kw) -> ImageReport:
+    r = ImageReport(
+        address=address,
+        runtime="c",
+        manifest={"kernel_version": "6.1.176", "memory_mib": 64, "memory_needed_mib": 13,
+                  "ports": [{"host": 8080, "guest": 8080}],
+                  "initrd": {"compression": "gzip", "entries": 11, "unpacked_bytes": 49742}},
+        sizes={"kernel": 1_100_000, "initrd": 20_000, "total": 1_120_000},
+        ready=ReadyResult(virtual_ms=[30.5, 30.5], wall_s=[2.0, 2.1], http_status=[200, 200]),
+        floor=FloorResult(14, [Probe(64, True, "ok"), Probe(13, False, "initramfs unpacking failed"), Probe(14, True, "ok")], True),
+        rebuilds=[
+            RebuildResult("fresh", "testprojects/c/hello_http/main.c", wall_s=9.5, noop_wall_s=8.0,
+                          completed=["Compiling and linking testprojects/c/hello_http:app (zig cc, static musl)"]),
+            RebuildResult("pantsd", "testprojects/c/hello_http/main.c", wall_s=1.2, noop_wall_s=0.4, start_wall_s=20.0,
+                          completed=["Compiling and linking testprojects/c/hello_http:app (zig cc, static musl)"]),
+        ],
+    )
+    for k, v in kw.items():
+        setattr(r, k, v)
+    return r
+
+
+def test_render_markdown_table_and_goals() -> None:
+    text = report.render_markdown([_c_report()], MACHINE, WHEN, static_notes={})
+    assert text.startswith("# Benchmarks\n")
+    assert "Generated 2026-11-27 12:34 UTC" in text
+    assert "Test CPU" in text and "QEMU emulator version 7.2.0" in text and "KVM: not usable" in text
+    row = next(line for line in text.splitlines() if line.startswith("| `testprojects/c/hello_http:image`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells == [
+        "`testprojects/c/hello_http:image`", "c", "1.12 MB ✅", "30.5 ms ✅", "14 MiB ✅", "9.5 s ❌", "1.2 s ✅", "no ✅",
+    ]
+    assert "| c | ≤ 1.5 MB | ≤ 40 ms | ≤ 16 MiB | ≤ 3 s | no |" in text
+    assert "### What limits it" in text
+    assert "at 13 MiB: initramfs unpacking failed" in text
+    assert "kernel 98%" in text
+    assert "Partial run" not in text
+
+
+def test_render_markdown_failures_and_nondeterminism() -> None:
+    r = _c_report(
+        sizes={"kernel": 1_600_000, "initrd": 60_000, "total": 1_660_000},
+        ready=ReadyResult(virtual_ms=[273.4, 273.5], wall_s=[2.0, 2.0], http_status=[200, 200]),
+    )
+    r.rebuilds[1].completed.append("Building the Linux 6.1.176 kernel of 3rdparty/kernel:linux (several minutes, cached)")
+    text = report.render_markdown([r], MACHINE, WHEN, flags=["--quick"], static_notes={r.address: ["A hand note."]})
+    row = next(line for line in text.splitlines() if line.startswith("| `testprojects/c/hello_http:image`"))
+    assert "1.66 MB ❌" in row
+    assert "273.4 ms ❌ (not deterministic: 273.4 ms / 273.5 ms)" in row
+    assert row.rstrip().endswith("| yes ❌ |")
+    assert "**Partial run** (`--quick`)" in text
+    assert "- A hand note." in text
+    assert "including the kernel build" in text
+
+
+def test_render_markdown_is_sorted_and_deterministic() -> None:
+    b = _c_report("testprojects/c/b:image")
+    a = _c_report("testprojects/c/a:image", error="`pants package` failed:\nboom", sizes={}, ready=None,
+                  floor=None, rebuilds=[])
+    one = report.render_markdown([b, a], MACHINE, WHEN, skipped=[("testprojects/bad/x:image", "under testprojects/bad/")])
+    two = report.render_markdown([a, b], MACHINE, WHEN, skipped=[("testprojects/bad/x:image", "under testprojects/bad/")])
+    assert one == two
+    assert one.index("## `testprojects/c/a:image`") < one.index("## `testprojects/c/b:image`")
+    assert "| `testprojects/c/a:image` | c | ❌ `pants package` failed: | — |" in one
+    assert "Not measured: `testprojects/bad/x:image` (under testprojects/bad/)." in one
+
+
+def test_render_markdown_unmeasured_parts() -> None:
+    r = _c_report(ready=None, floor=None, rebuilds=[])
+    text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
+    row = next(line for line in text.splitlines() if line.startswith("| `testprojects/c/hello_http:image`"))
+    assert [c.strip() for c in row.strip("|").split("|")][3:] == ["—", "—", "—", "—", "—"]
+
+
+def test_goals_cover_the_runtimes() -> None:
+    assert sorted(report.GOALS) == ["c", "java", "python"]
+    assert report.GOALS["c"].total_mb == 1.5 and report.GOALS["python"].ready_ms == 250
+    assert report.GOALS["java"].floor_mib == 64 and report.GOALS["java"].rebuild_s == 8

@@ -1,0 +1,122 @@
+"""Every user mistake from the C-image issue gets one clear message naming target, field, fix."""
+
+from __future__ import annotations
+
+import pytest
+
+from pants_repo import RepoCopy
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> RepoCopy:
+    repo = RepoCopy(tmp_path_factory.mktemp("c-errors") / "repo")
+    repo.write("testprojects/bad/ok.c", "int main(void) { return 0; }\n")
+    repo.write(
+        "testprojects/bad/broken.c",
+        "#include <stdio.h>\nint main(void) {\n  printf(\"hi\\n\")\n  return 0;\n}\n",
+    )
+    repo.write("testprojects/bad/fragments/unknown.config", "CONFIG_TTY=y\nCONFIG_NO_SUCH_OPTION_XYZ=y\n")
+    repo.write(
+        "testprojects/bad/BUILD",
+        """\
+        c_program(name="ok", sources=["ok.c"])
+        c_program(name="ok2", sources=["ok.c"])
+        c_program(name="broken", sources=["broken.c"])
+        files(name="data", sources=["ok.c"])
+
+        unikernel_image(name="no_app", dependencies=[":data"])
+        unikernel_image(name="two_apps", dependencies=[":ok", ":ok2"])
+        unikernel_image(name="broken_image", dependencies=[":broken"])
+        unikernel_image(name="missing_fragment", dependencies=[":ok"], kernel=":kernel_missing")
+        unikernel_image(name="unknown_option", dependencies=[":ok"], kernel=":kernel_unknown")
+
+        unikernel_kernel(
+            name="kernel_missing",
+            version="6.1.176",
+            source_path="pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb",
+            source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
+            source_size=139131140,
+            fragments=["fragments/does_not_exist.config"],
+        )
+        unikernel_kernel(
+            name="kernel_unknown",
+            version="6.1.176",
+            source_path="pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb",
+            source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
+            source_size=139131140,
+            fragments=["fragments/unknown.config"],
+        )
+        """,
+    )
+    return repo
+
+
+def _fails_with(repo: RepoCopy, *args: str, expect: list) -> str:
+    result = repo.run(*args)
+    result.assert_failure()
+    text = result.stderr
+    for fragment in expect:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+    assert "Traceback (most recent call last)" not in text
+    return text
+
+
+def test_no_app(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "package", "testprojects/bad:no_app",
+        expect=["testprojects/bad:no_app", "`dependencies`", "exactly one app", "names 0", 'dependencies=[":app"]'],
+    )
+
+
+def test_two_apps(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "package", "testprojects/bad:two_apps",
+        expect=["testprojects/bad:two_apps", "names 2", "testprojects/bad:ok", "testprojects/bad:ok2", "one `unikernel_image` per app"],
+    )
+
+
+@pytest.mark.parametrize(
+    "memory, expect",
+    [('"lots"', "is 'lots', which is not a memory size"), ("2", "asks for 2 MiB"), ('"3T"', "not a memory size")],
+)
+def test_invalid_memory(repo: RepoCopy, memory: str, expect: str) -> None:
+    repo.write("testprojects/bad/memory/BUILD", f'unikernel_image(name="img", dependencies=["//testprojects/bad:ok"], memory={memory})\n')
+    _fails_with(repo, "package", "testprojects/bad/memory:img", expect=["`memory` field of testprojects/bad/memory:img", expect, "memory=64"])
+
+
+@pytest.mark.parametrize("ports", ['["http"]', '["70000"]', '["8080:0"]', '["1:2:3"]', '["8080", "8080:81"]'])
+def test_invalid_ports(repo: RepoCopy, ports: str) -> None:
+    repo.write("testprojects/bad/ports/BUILD", f'unikernel_image(name="img", dependencies=["//testprojects/bad:ok"], ports={ports})\n')
+    _fails_with(repo, "package", "testprojects/bad/ports:img", expect=["`ports` field of testprojects/bad/ports:img"])
+
+
+def test_c_compile_error_shows_file_and_line(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "package", "testprojects/bad:broken_image",
+        expect=["c_program testprojects/bad:broken", "testprojects/bad/broken.c:3:", "error:"],
+    )
+
+
+def test_missing_kernel_fragment(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "package", "testprojects/bad:missing_fragment",
+        expect=["`fragments` field of testprojects/bad:kernel_missing", "testprojects/bad/fragments/does_not_exist.config", "does not exist"],
+    )
+
+
+def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "package", "testprojects/bad:unknown_option",
+        expect=[
+            "kernel config of testprojects/bad:kernel_unknown",
+            "testprojects/bad/fragments/unknown.config:2",
+            "CONFIG_NO_SUCH_OPTION_XYZ does not exist",
+        ],
+    )
+
+
+def test_qemu_not_installed(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "run", "--qemu-executable-search-paths=['/nonexistent']", "testprojects/c/hello_http:image",
+        expect=["qemu-system-x86_64", "was not found", "apt-get install qemu-system-x86", "[qemu].executable_search_paths"],
+    )

@@ -1,0 +1,166 @@
+"""Run real Pants on a copy of this repository (integration tests and benchmarks).
+
+Tests run inside a Pants sandbox that holds the repository's config, lockfiles, plugin source
+and test projects (declared as dependencies in tests/BUILD). `RepoCopy` copies them to a fresh
+directory, so each test can add BUILD files or change sources freely, and so builds from two
+different absolute paths can be compared byte for byte. The copies share the user's Pants
+cache (~/.cache/pants) unless a test says otherwise, so the kernel is built once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional
+
+from pants.testutil.pants_integration_test import PantsResult, run_pants_with_workdir
+
+REPO_ENTRIES = ("pants.toml", "pants", ".gitignore", "3rdparty", "src", "testprojects")
+
+
+def source_root() -> Path:
+    """The directory holding the repository files: the test sandbox (or a checkout)."""
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / "pants.toml").is_file() and (candidate / "src/python/unikernel_rules").is_dir():
+            return candidate
+    raise RuntimeError(f"no repository files found from {here}; check tests/BUILD dependencies")
+
+
+@contextlib.contextmanager
+def _chdir(path: Path) -> Iterator[None]:
+    old = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+class RepoCopy:
+    def __init__(self, root: Path, src: Optional[Path] = None) -> None:
+        src = src or source_root()
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        for entry in REPO_ENTRIES:
+            s = src / entry
+            if s.is_dir():
+                shutil.copytree(
+                    s, root / entry, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"), symlinks=True
+                )
+            elif s.exists():
+                shutil.copy2(s, root / entry)
+        (root / "BUILD_ROOT").touch()
+
+    def write(self, relpath: str, content: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+        return path
+
+    def pants_args(self, args: Iterable[str], *, no_local_cache: bool = False) -> List[str]:
+        extra = ["--no-local-cache"] if no_local_cache else []
+        return [*extra, *args]
+
+    def env(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+        env = dict(os.environ)
+        env.pop("PANTS_PARENT_BUILD_ID", None)
+        env.setdefault("NO_SCIE_WARNING", "1")
+        env.update(extra or {})
+        return env
+
+    def run(
+        self,
+        *args: str,
+        no_local_cache: bool = False,
+        extra_env: Optional[Mapping[str, str]] = None,
+        use_pantsd: bool = False,
+    ) -> PantsResult:
+        """`pants ARGS` in this copy, like a user in a fresh checkout.
+
+        Without pantsd by default. `use_pantsd=True` starts (or reuses) a pantsd for this copy;
+        call `stop_pantsd()` when done with it.
+        """
+        workdir = self.root / ".pants.d" / "workdir"
+        workdir.mkdir(parents=True, exist_ok=True)
+        with _chdir(self.root):
+            return run_pants_with_workdir(
+                self.pants_args(args, no_local_cache=no_local_cache),
+                workdir=str(workdir),
+                hermetic=False,
+                use_pantsd=use_pantsd,
+                extra_env=self.env(extra_env),
+            )
+
+    def pantsd_pids(self) -> List[int]:
+        """The pids of live pantsd processes of this copy (from `.pids/<host>/pantsd/pid`)."""
+        pids = []
+        for pid_file in sorted(self.root.glob(".pids/*/pantsd/pid")):
+            try:
+                pid = int(pid_file.read_text().strip())
+                os.kill(pid, 0)
+            except (OSError, ValueError):
+                continue
+            pids.append(pid)
+        return pids
+
+    def stop_pantsd(self, grace_s: float = 10.0) -> None:
+        """Stop the pantsd of this copy, if one runs: SIGTERM, then SIGKILL after `grace_s`."""
+        for pid in self.pantsd_pids():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and _alive(pid):
+                time.sleep(0.1)
+            if _alive(pid):
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
+    def popen(self, *args: str, extra_env: Optional[Mapping[str, str]] = None) -> subprocess.Popen:
+        """Start `pants ARGS` in its own session (so a test can send it Ctrl-C's SIGINT)."""
+        workdir = self.root / ".pants.d" / "workdir"
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = self.env(extra_env)
+        env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        return subprocess.Popen(
+            [sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *args],
+            cwd=self.root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def bundle(self, dotted_dir: str) -> Path:
+        return self.root / "dist" / dotted_dir
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    # A zombie still answers kill(0); it has exited all the same.
+    with contextlib.suppress(OSError):
+        with open(f"/proc/{pid}/stat") as f:
+            if f.read().rsplit(")", 1)[-1].split()[0] == "Z":
+                return False
+    return True
+
+
+def interrupt(proc: subprocess.Popen) -> None:
+    """What Ctrl-C in a terminal does: SIGINT to the whole foreground process group."""
+    os.killpg(proc.pid, signal.SIGINT)
+
+
+def qemu_processes_for(path: Path) -> List[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "qemu-system" in line and str(path) in line]
