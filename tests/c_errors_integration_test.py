@@ -29,6 +29,9 @@ def repo(tmp_path_factory) -> RepoCopy:
         unikernel_image(name="broken_image", dependencies=[":broken"])
         unikernel_image(name="missing_fragment", dependencies=[":ok"], kernel=":kernel_missing")
         unikernel_image(name="unknown_option", dependencies=[":ok"], kernel=":kernel_unknown")
+        unikernel_image(name="tampered", dependencies=[":ok"], kernel=":kernel_tampered")
+        unikernel_image(name="vanished", dependencies=[":ok"], kernel=":kernel_vanished")
+        unikernel_image(name="not_a_kernel", dependencies=[":ok"], kernel=":data")
 
         unikernel_kernel(
             name="kernel_missing",
@@ -45,6 +48,20 @@ def repo(tmp_path_factory) -> RepoCopy:
             source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
             source_size=139131140,
             fragments=["fragments/unknown.config"],
+        )
+        unikernel_kernel(
+            name="kernel_tampered",
+            version="6.1.176",
+            source_path="pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb",
+            source_sha256="0000000000000000000000000000000000000000000000000000000000000000",
+            source_size=139131140,
+        )
+        unikernel_kernel(
+            name="kernel_vanished",
+            version="6.1.1",
+            source_path="pool/main/l/linux/linux-source-6.1_6.1.1-0_all.deb",
+            source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
+            source_size=139131140,
         )
         """,
     )
@@ -112,6 +129,26 @@ def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
             "testprojects/bad/fragments/unknown.config:2",
             "CONFIG_NO_SUCH_OPTION_XYZ does not exist",
         ],
+    )
+
+
+@pytest.mark.parametrize("image, kernel", [("tampered", "kernel_tampered"), ("vanished", "kernel_vanished")])
+def test_kernel_source_download_failure_says_how_to_repin(repo: RepoCopy, image: str, kernel: str) -> None:
+    _fails_with(
+        repo, "package", f"testprojects/bad:{image}",
+        expect=[
+            f"Downloading the kernel source of testprojects/bad:{kernel} failed",
+            "apt-cache show linux-source-6.1",
+            "`source_path`",
+            "`source_sha256`",
+        ],
+    )
+
+
+def test_kernel_field_pointing_at_a_non_kernel(repo: RepoCopy) -> None:
+    _fails_with(
+        repo, "package", "testprojects/bad:not_a_kernel",
+        expect=["The `kernel` of testprojects/bad:not_a_kernel", "not a `unikernel_kernel`"],
     )
 
 

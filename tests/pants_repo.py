@@ -90,13 +90,17 @@ class RepoCopy:
         """
         workdir = self.root / ".pants.d" / "workdir"
         workdir.mkdir(parents=True, exist_ok=True)
+        env = self.env(extra_env)
+        if use_pantsd and "PANTS_CONCURRENT" not in (extra_env or {}):
+            # PANTS_CONCURRENT=True (e.g. inherited from the Pants that runs us) disables pantsd.
+            env["PANTS_CONCURRENT"] = "False"
         with _chdir(self.root):
             return run_pants_with_workdir(
                 self.pants_args(args, no_local_cache=no_local_cache),
                 workdir=str(workdir),
                 hermetic=False,
                 use_pantsd=use_pantsd,
-                extra_env=self.env(extra_env),
+                extra_env=env,
             )
 
     def pantsd_pids(self) -> List[int]:

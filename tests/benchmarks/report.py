@@ -25,11 +25,13 @@ and `--skip-rebuild` skip one part each; `--images` picks images by address (fnm
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import fnmatch
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -138,8 +140,14 @@ class ReadyResult:
 
     @property
     def ms(self) -> Optional[float]:
+        """The slowest boot's virtual ms."""
         vals = [v for v in self.virtual_ms if v is not None]
-        return vals[0] if vals else None
+        return max(vals) if vals else None
+
+    @property
+    def spread_ms(self) -> Optional[float]:
+        vals = [v for v in self.virtual_ms if v is not None]
+        return max(vals) - min(vals) if len(vals) > 1 else None
 
     @property
     def deterministic(self) -> Optional[bool]:
@@ -192,6 +200,9 @@ class Machine:
     kvm: str
     python: str = ""
     pants: str = ""
+    load_before: str = ""  # /proc/loadavg 1/5/15-minute averages
+    load_after: str = ""
+    pants_startup_s: Optional[float] = None  # a fresh Pants process that only reads BUILD files
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,16 +255,6 @@ def parse_ready_ms(line: Optional[str], regex: str) -> Optional[float]:
         return float(m.group(1))
     except ValueError:
         return None
-
-
-def parse_list_output(stdout: str) -> List[str]:
-    """Addresses from `pants list` stdout, sorted, without blank or non-address lines."""
-    out = set()
-    for line in stdout.splitlines():
-        line = line.strip()
-        if line and " " not in line and not line.startswith(("[", "{", "}")):
-            out.add(line)
-    return sorted(out)
 
 
 def skip_reason(address: str, tags: Iterable[str]) -> Optional[str]:
@@ -313,6 +314,31 @@ def pick_main_source(files: Iterable[str], runtime: str, image_dir: str) -> Opti
     return sorted(candidates, key=key)[0]
 
 
+def address_dir(address: str) -> str:
+    """The directory of the BUILD file that defines `address` (`a/b:t`, `a/b`, `a/b/f.py:t` -> `a/b`)."""
+    path = address.split(":", 1)[0].split("#", 1)[0].lstrip("/")
+    if "." in posixpath.basename(path):  # a generated file target: a/b/f.py:t
+        return posixpath.dirname(path)
+    return path
+
+
+def dep_source_files(entries: Iterable[Dict[str, Any]], expand: Callable[[str], List[str]]) -> List[str]:
+    """Source files of targets from their `peek` entries: hydrated `sources` plus the globs of
+    `sources_raw` / `source_raw` (relative to the BUILD file's directory) expanded by `expand`."""
+    files = set()
+    for entry in entries:
+        files.update(entry.get("sources") or [])
+        base = address_dir(entry.get("address", ""))
+        for key in ("sources_raw", "source_raw"):
+            raw = entry.get(key)
+            if not raw:
+                continue
+            for pattern in [raw] if isinstance(raw, str) else raw:
+                if not pattern.startswith("!"):
+                    files.update(expand(posixpath.join(base, pattern) if base else pattern))
+    return sorted(files)
+
+
 def comment_line(path: str, nonce: str) -> str:
     """A one-line comment in the language of `path`."""
     if path.endswith((".py", ".sh", ".toml")):
@@ -355,7 +381,7 @@ def classify_boot(result: Any, http_expected: bool) -> Tuple[bool, str]:
         return False, "initramfs unpacking failed"
     if result.ready_line is None:
         if not output.strip():
-            return False, "no console output (the kernel died before its console started)"
+            return False, "no console output (the VM reset or stopped before the kernel printed anything)"
         return False, f"no READY line (exit {result.exit_code})"
     if http_expected and result.http_status != 200:
         got = f"HTTP {result.http_status}" if result.http_status is not None else (result.http_error or "no HTTP answer")
@@ -423,6 +449,12 @@ def render_markdown(
     add(f"- KVM: {machine.kvm}")
     if machine.pants:
         add(f"- Pants: {machine.pants}; report run by Python {machine.python}")
+    if machine.load_before or machine.load_after:
+        add(f"- Load average (1, 5, 15 min) before / after the run: {machine.load_before or '?'} / "
+            f"{machine.load_after or '?'} (shared machine)")
+    if machine.pants_startup_s is not None:
+        add(f"- A fresh Pants process (no pantsd) that only reads the BUILD files (`peek testprojects::`): "
+            f"{fmt_s(machine.pants_startup_s)}")
     add("")
     add("Sizes and virtual times do not depend on the machine; the memory floor hardly does;")
     add("rebuild times do (and on what else runs: these machines are shared).")
@@ -445,8 +477,9 @@ def render_markdown(
     add("  error or a wrong HTTP answer count as failure. The floor is booted once more to confirm.")
     add("- **Warm rebuild**: in a copy of the repository with a warm cache, `pants package IMAGE`; then")
     add("  append one comment line (with a fresh random token, so no cache has seen it) to the app's main")
-    add("  source (the first `.c`/`.py`/`.java` file in `filedeps` of the image's direct")
-    add("  dependencies) and time `pants package IMAGE` again: once in a fresh Pants process without")
+    add("  source (the first `.c`/`.py`/`.java` source of the image's direct dependencies, preferring")
+    add("  `main.*` in the image's directory) and time `pants package IMAGE` again: once in a fresh")
+    add("  Pants process without")
     add("  pantsd (what CI sees) and once with a warm pantsd (started by a first `--pantsd` run; what a")
     add("  developer sees). \"No-op\" is the same command without a change (Pants's own overhead).")
     add("  *Kernel rebuilt* means Pants logged `Completed: Building the Linux ... kernel` (the")
@@ -481,7 +514,7 @@ def render_markdown(
         add("Not measured: " + "; ".join(f"`{a}` ({why})" for a, why in sorted(skipped)) + ".")
         add("")
     for r in reports:
-        lines.extend(_image_section(r, static_notes.get(r.address, [])))
+        lines.extend(_image_section(r, static_notes.get(r.address, []), machine.pants_startup_s))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -498,7 +531,7 @@ def _ready_cell(r: ImageReport) -> str:
         return "❌ no READY" if r.ready.errors else "—"
     cell = f"{fmt_ms(ms)} {check(ms, g.ready_ms if g else None)}"
     if r.ready.deterministic is False:
-        cell += " (not deterministic: " + " / ".join(fmt_ms(v) for v in r.ready.virtual_ms) + ")"
+        cell += f" (not deterministic: boots differ by {fmt_ms(r.ready.spread_ms)})"
     return cell
 
 
@@ -548,7 +581,7 @@ def _summary_row(r: ImageReport) -> str:
     )
 
 
-def _image_section(r: ImageReport, static: Sequence[str]) -> List[str]:
+def _image_section(r: ImageReport, static: Sequence[str], pants_startup_s: Optional[float] = None) -> List[str]:
     g = _goal(r)
     out: List[str] = [f"## `{r.address}`", ""]
     if r.error:
@@ -580,6 +613,8 @@ def _image_section(r: ImageReport, static: Sequence[str]) -> List[str]:
         ms = r.ready.ms
         runs = " / ".join(fmt_ms(v) for v in r.ready.virtual_ms) or "—"
         det = {True: "deterministic", False: "**not deterministic**", None: "one boot"}[r.ready.deterministic]
+        if r.ready.deterministic is False:
+            det += f", spread {fmt_ms(r.ready.spread_ms)}"
         out.append(
             f"| virtual time to READY | {runs} ({det}) | {('≤ ' + _g(g.ready_ms) + ' ms') if g else '—'} "
             f"| {check(ms, g.ready_ms if g else None)} |"
@@ -629,13 +664,13 @@ def _image_section(r: ImageReport, static: Sequence[str]) -> List[str]:
                 out += [f"- {c}" for c in rb.completed] + [""]
             else:
                 out += [f"No INFO process ran in the rebuild ({label}).", ""]
-    notes = measured_notes(r) + list(static)
+    notes = measured_notes(r, pants_startup_s) + list(static)
     if notes:
         out += ["### What limits it", ""] + [f"- {n}" for n in notes] + [""]
     return out
 
 
-def measured_notes(r: ImageReport) -> List[str]:
+def measured_notes(r: ImageReport, pants_startup_s: Optional[float] = None) -> List[str]:
     """Explanations derived from the measurements."""
     notes: List[str] = []
     g = _goal(r)
@@ -685,16 +720,26 @@ def measured_notes(r: ImageReport) -> List[str]:
                 note += f"; the image asks for {asked} MiB"
             note += "."
         notes.append(note)
+    if r.ready is not None and r.ready.deterministic is False:
+        notes.append(
+            f"Determinism: the boots reached READY {fmt_ms(r.ready.spread_ms)} of guest time apart. Under "
+            "icount only input from the host can change the guest's path: randomness (RDRAND with "
+            "`-cpu max`, virtio-rng), the wall-clock RTC read at boot, or network timing."
+        )
     for rb in r.rebuilds:
         if rb.wall_s is None:
             continue
         label = "in a fresh Pants process" if rb.mode == "fresh" else "with a warm pantsd"
-        note = f"Rebuild: {label} the rebuild took {fmt_s(rb.wall_s)}"
+        note = f"Rebuild {label}: {fmt_s(rb.wall_s)}"
         if rb.noop_wall_s is not None:
             note += (
-                f"; a no-op `package` takes {fmt_s(rb.noop_wall_s)}, so Pants's own overhead is "
-                f"{min(100.0, 100 * rb.noop_wall_s / rb.wall_s):.0f}% of it"
+                f"; the same `package` without a change takes {fmt_s(rb.noop_wall_s)}, so "
+                f"{min(100.0, 100 * rb.noop_wall_s / rb.wall_s):.0f}% is Pants's own overhead"
             )
+        if rb.mode == "fresh" and pants_startup_s is not None:
+            note += f" (starting Pants and reading the BUILD files alone takes {fmt_s(pants_startup_s)})"
+        if rb.mode == "pantsd" and rb.start_wall_s is not None:
+            note += f"; the run that started pantsd took {fmt_s(rb.start_wall_s)}"
         if rb.completed:
             note += f"; {len(rb.completed)} process(es) ran"
         if rb.kernel_rebuilt:
@@ -740,6 +785,14 @@ def probe_machine(qemu_version: Optional[str] = None) -> Machine:
     return Machine(nproc=nproc, cpu_model=cpu, qemu=qemu_version, kvm=kvm, python=sys.version.split()[0])
 
 
+def load_average() -> str:
+    try:
+        with open("/proc/loadavg", encoding="utf-8") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return ""
+
+
 def pants_version(buildroot: Path) -> str:
     try:
         m = re.search(r'^pants_version\s*=\s*"([^"]+)"', (buildroot / "pants.toml").read_text(), re.M)
@@ -760,6 +813,10 @@ class Bench:
     def __init__(self, repo: RepoCopy, args: argparse.Namespace) -> None:
         self.repo = repo
         self.args = args
+        self.entries: Dict[str, Dict[str, Any]] = {}  # address -> its `peek` entry
+        self.startup_s: Optional[float] = None  # wall time of the first `peek` (a fresh Pants process)
+        self.runtimes: Dict[str, str] = {}  # address -> manifest runtime
+        self.main_sources: Dict[str, Optional[str]] = {}
 
     # --- Pants -------------------------------------------------------------------------------
 
@@ -771,39 +828,50 @@ class Bench:
         log(f"  exit {result.exit_code} after {wall:.1f} s")
         return result, wall
 
-    def discover(self) -> Tuple[List[str], List[Tuple[str, str]]]:
-        """(images to measure, [(address, why skipped)])."""
-        specs = ["testprojects::"] + [f"-{d}::" for d in SKIP_DIRS if (self.repo.root / d).is_dir()]
-        result, _ = self.pants("list", "--filter-target-type=unikernel_image", *specs)
+    def peek(self, *specs: str) -> Optional[List[Dict[str, Any]]]:
+        result, wall = self.pants("peek", *specs)
         if result.exit_code != 0:
-            # A broken BUILD file somewhere: list each top-level project directory on its own.
-            log("listing all of testprojects failed; listing each directory")
-            addresses: List[str] = []
+            log(f"  `peek {' '.join(specs)}` failed:\n{result.stderr[-2000:]}")
+            return None
+        try:
+            entries = list(json.loads(result.stdout or "[]"))
+        except ValueError:
+            log(f"  `peek` printed no JSON: {result.stdout[:500]!r}")
+            return None
+        if self.startup_s is None:
+            self.startup_s = wall
+        for e in entries:
+            self.entries[e.get("address", "")] = e
+        return entries
+
+    def discover(self) -> Tuple[List[str], List[Tuple[str, str]]]:
+        """(images to measure, [(address, why skipped)]).
+
+        One `peek testprojects::` gives every target with its type, tags, dependencies and
+        sources: the images, and the apps whose main source the rebuild measurement edits.
+        (One Pants run rather than `list` + `peek`: a fresh Pants process costs tens of seconds
+        on these machines.)
+        """
+        specs = ["testprojects::"] + [f"-{d}::" for d in SKIP_DIRS if (self.repo.root / d).is_dir()]
+        entries = self.peek(*specs)
+        if entries is None:
+            # A broken BUILD file somewhere: look at each top-level project directory on its own.
+            log("`peek testprojects::` failed; trying each directory")
+            entries = []
             for d in sorted(p for p in (self.repo.root / "testprojects").iterdir() if p.is_dir()):
                 spec = f"testprojects/{d.name}"
-                if skip_reason(spec + ":x", ()):
-                    continue
-                r, _ = self.pants("list", "--filter-target-type=unikernel_image", f"{spec}::")
-                if r.exit_code == 0:
-                    addresses += parse_list_output(r.stdout)
-                else:
-                    log(f"  `list {spec}::` failed:\n{r.stderr[-2000:]}")
-            addresses = sorted(set(addresses))
-        else:
-            addresses = parse_list_output(result.stdout)
-        tags: Dict[str, List[str]] = {}
-        if addresses:
-            peek, _ = self.pants("peek", *addresses)
-            if peek.exit_code == 0:
-                for entry in json.loads(peek.stdout or "[]"):
-                    tags[entry.get("address", "")] = list(entry.get("tags") or [])
+                if not skip_reason(spec + ":x", ()):
+                    entries += self.peek(f"{spec}::") or []
         chosen, skipped = [], []
-        for a in addresses:
-            why = skip_reason(a, tags.get(a, []))
+        images = sorted(
+            {e.get("address", "") for e in entries if e.get("target_type") == "unikernel_image"} - {""}
+        )
+        for address in images:
+            why = skip_reason(address, self.entries[address].get("tags") or [])
             if why:
-                skipped.append((a, why))
-            elif matches_filters(a, self.args.images):
-                chosen.append(a)
+                skipped.append((address, why))
+            elif matches_filters(address, self.args.images):
+                chosen.append(address)
         return chosen, skipped
 
     def package(self, addresses: Sequence[str]) -> Dict[str, str]:
@@ -830,17 +898,34 @@ class Bench:
                 continue
         return None
 
-    def main_source(self, address: str, runtime: str) -> Optional[str]:
-        deps, _ = self.pants("dependencies", address)
-        if deps.exit_code != 0:
-            return None
-        targets = [d for d in parse_list_output(deps.stdout)]
-        if not targets:
-            return None
-        files, _ = self.pants("filedeps", *targets)
-        if files.exit_code != 0:
-            return None
-        return pick_main_source(files.stdout.splitlines(), runtime, address.split(":", 1)[0])
+    def find_main_sources(self, images: Sequence[str]) -> None:
+        """Fill self.main_sources: the app's main source file of each image, from the `peek`
+        entries of the image's direct dependencies. (Not `filedeps`: for a target with two
+        sources fields, like c_program's `sources` and `headers`, Pants's `filedeps` and peek's
+        `sources` show only the field whose alias sorts first.)"""
+        deps = {a: list(self.entries.get(a, {}).get("dependencies") or []) for a in images}
+
+        def pick(a: str) -> Optional[str]:
+            files = dep_source_files([self.entries[d] for d in deps[a] if d in self.entries], self._expand)
+            return pick_main_source(files, self.runtimes.get(a, ""), address_dir(a))
+
+        for a in images:
+            self.main_sources[a] = pick(a)
+        # Apps outside testprojects/ were not in the first `peek`: look them up only if needed.
+        missing = sorted(
+            {d for a in images if self.main_sources[a] is None for d in deps[a] if d not in self.entries}
+        )
+        if missing:
+            self.peek(*missing)
+            for a in images:
+                if self.main_sources[a] is None:
+                    self.main_sources[a] = pick(a)
+        for a in images:
+            log(f"{a}: main source {self.main_sources[a]}")
+
+    def _expand(self, pattern: str) -> List[str]:
+        root = self.repo.root
+        return sorted(str(p.relative_to(root)) for p in root.glob(pattern) if p.is_file())
 
     # --- Boots -------------------------------------------------------------------------------
 
@@ -925,6 +1010,9 @@ class Bench:
                 if r.exit_code != 0:
                     rb.error = "starting pantsd: " + r.stderr[-2000:]
                     return rb
+                if not self.repo.pantsd_pids():
+                    rb.error = "pantsd did not start (no live pid in .pids/*/pantsd/pid of the copy)"
+                    return rb
             r, rb.noop_wall_s = self.pants("package", address, use_pantsd=use_pantsd)
             if r.exit_code != 0:
                 rb.error = "no-op package: " + r.stderr[-2000:]
@@ -967,7 +1055,7 @@ class Bench:
             log(f"{address}: memory floor")
             report.floor = self.measure_floor(bundle, report.manifest, settings)
         if not self.args.skip_rebuild:
-            source = self.main_source(address, report.runtime)
+            source = self.main_sources.get(address)
             if source is None:
                 report.error = "could not find the app's main source file for the rebuild measurement"
             else:
@@ -1026,6 +1114,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     output = Path(args.output)
     if not output.is_absolute():
         output = buildroot / output
+    load_before = load_average()
     tmp = Path(tempfile.mkdtemp(prefix="unikernel-benchmarks-"))
     log(f"copying the repository to {tmp / 'repo'}")
     repo = RepoCopy(tmp / "repo", src=buildroot)
@@ -1035,6 +1124,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         images, skipped = bench.discover()
         log(f"images: {images or 'none'}; skipped: {skipped or 'none'}")
         errors = bench.package(images)
+        for address in images:
+            bundle = bench.find_bundle(address)
+            if bundle is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    bench.runtimes[address] = json.loads((bundle / "manifest.json").read_text()).get("runtime", "")
+        if not args.skip_rebuild:
+            bench.find_main_sources([a for a in images if a not in errors])
         for address in images:
             if address in errors:
                 reports.append(ImageReport(address=address, error=errors[address]))
@@ -1048,6 +1144,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     machine = probe_machine()
     machine.pants = pants_version(buildroot)
+    machine.load_before, machine.load_after = load_before, load_average()
+    machine.pants_startup_s = bench.startup_s
     text = render_markdown(
         reports, machine, datetime.datetime.now(datetime.timezone.utc), flags=_report_flags(args), skipped=skipped
     )

@@ -93,9 +93,36 @@ def test_parse_ready_ms() -> None:
     assert report.parse_ready_ms("ready after 1.5 ms", r"ready after ([0-9.]+) ms") == 1.5
 
 
-def test_parse_list_output() -> None:
-    out = "\ntestprojects/c/b:image\ntestprojects/a\n\ntestprojects/c/b:image\n"
-    assert report.parse_list_output(out) == ["testprojects/a", "testprojects/c/b:image"]
+def test_address_dir() -> None:
+    assert report.address_dir("testprojects/c/hello_http:image") == "testprojects/c/hello_http"
+    assert report.address_dir("testprojects/c/hello_http") == "testprojects/c/hello_http"
+    assert report.address_dir("testprojects/py/app/main.py:lib") == "testprojects/py/app"
+    assert report.address_dir("//:root") == ""
+
+
+def test_dep_source_files() -> None:
+    entries = [
+        # c_program: peek's hydrated `sources` may be the (empty) headers field; the raw globs count.
+        {"address": "testprojects/c/hello_http:app", "sources": [], "sources_raw": ["main.c", "!skip.c"]},
+        {"address": "testprojects/c/hello_http/lib:lib", "sources": ["testprojects/c/hello_http/lib/response.h"],
+         "sources_raw": None},
+        {"address": "testprojects/py/app/main.py:lib", "sources": ["testprojects/py/app/main.py"],
+         "source_raw": "main.py"},
+        {"address": "3rdparty/kernel:linux", "fragments_raw": ["*.config"]},
+    ]
+    expanded: List[str] = []
+
+    def expand(pattern: str) -> List[str]:
+        expanded.append(pattern)
+        return [pattern] if "*" not in pattern else []
+
+    files = report.dep_source_files(entries, expand)
+    assert files == [
+        "testprojects/c/hello_http/lib/response.h",
+        "testprojects/c/hello_http/main.c",
+        "testprojects/py/app/main.py",
+    ]
+    assert expanded == ["testprojects/c/hello_http/main.c", "testprojects/py/app/main.py"]
 
 
 def test_skip_reason() -> None:
@@ -199,6 +226,9 @@ def test_ready_result_determinism() -> None:
     assert ReadyResult(virtual_ms=[1.0, 1.5]).deterministic is False
     assert ReadyResult(virtual_ms=[1.0]).deterministic is None
     assert ReadyResult(virtual_ms=[1.0, None]).deterministic is None
+    assert ReadyResult(virtual_ms=[2.0, 1.5]).ms == 2.0  # the slower boot
+    assert ReadyResult(virtual_ms=[2.0, 1.5]).spread_ms == 0.5
+    assert ReadyResult(virtual_ms=[]).ms is None
 
 
 MACHINE = Machine(nproc=2, cpu_model="Test CPU", qemu="QEMU emulator version 7.2.0", kvm="not usable", pants="2.17.1")
@@ -253,7 +283,9 @@ def test_render_markdown_failures_and_nondeterminism() -> None:
     text = report.render_markdown([r], MACHINE, WHEN, flags=["--quick"], static_notes={r.address: ["A hand note."]})
     row = next(line for line in text.splitlines() if line.startswith("| `testprojects/c/hello_http:image`"))
     assert "1.66 MB ❌" in row
-    assert "273.4 ms ❌ (not deterministic: 273.4 ms / 273.5 ms)" in row
+    assert "273.5 ms ❌ (not deterministic: boots differ by 0.1 ms)" in row
+    assert "| virtual time to READY | 273.4 ms / 273.5 ms (**not deterministic**, spread 0.1 ms) |" in text
+    assert "Determinism: the boots reached READY 0.1 ms of guest time apart." in text
     assert row.rstrip().endswith("| yes ❌ |")
     assert "**Partial run** (`--quick`)" in text
     assert "- A hand note." in text

@@ -154,6 +154,8 @@ class LaunchOptions:
     verbose: bool = False  # informational `unikernel:` lines on stderr
     machine: str = DEFAULT_MACHINE  # pc | q35 | microvm (with optional ",prop=value" suffixes)
     app_args: List[str] = dataclasses.field(default_factory=list)
+    # Extra kernel parameters, added before ` -- ` (e.g. "noapictimer", "loglevel=7").
+    kernel_params: List[str] = dataclasses.field(default_factory=list)
     # True: QEMU inherits our stdin (an interactive terminal works). False: stdin is /dev/null.
     interactive: bool = False
     # True: SIGINT/SIGTERM/SIGHUP stop QEMU and boot() returns 128+sig (main thread only).
@@ -411,11 +413,13 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
     if bundle.rootfs:
         drives = ["-drive", f"file={_qemu_opt_escape(bundle.rootfs)},if=none,id=root,format=raw,readonly=on"]
         devices.append(f"{virtio('blk')},drive=root")
-    kernel_params: List[str] = []
+    for param in options.kernel_params:
+        if not param or param == "--" or any(c in param for c in '"\n\r') or kernel_quote(param) != param:
+            raise LaunchError(f"bad kernel parameter {param!r}: one word, without quotes or spaces")
+    kernel_params: List[str] = list(options.kernel_params)
     if mmio:
-        kernel_params = microvm_mmio_params(len(devices))
-        if "auto-kernel-cmdline=on" in machine.split(","):
-            kernel_params = []
+        if "auto-kernel-cmdline=on" not in machine.split(","):
+            kernel_params += microvm_mmio_params(len(devices))
         machine = microvm_machine(machine)
 
     argv = [
@@ -757,7 +761,7 @@ def _info(options: LaunchOptions, msg: str) -> None:
 # Booting
 
 
-def boot(bundle: Union[str, Bundle], options: Optional[LaunchOptions] = None, **kwargs: Any) -> BootResult:
+def boot(bundle: Union[str, "os.PathLike[str]", Bundle], options: Optional[LaunchOptions] = None, **kwargs: Any) -> BootResult:
     """Boot `bundle` (a directory or a Bundle) and wait until the VM is gone.
 
     Options are a LaunchOptions or its fields as keyword arguments, e.g.
@@ -769,8 +773,8 @@ def boot(bundle: Union[str, Bundle], options: Optional[LaunchOptions] = None, **
         options = LaunchOptions(**kwargs)
     elif kwargs:
         options = dataclasses.replace(options, **kwargs)
-    if isinstance(bundle, str):
-        bundle = load_bundle(bundle)
+    if not isinstance(bundle, Bundle):
+        bundle = load_bundle(os.fspath(bundle))
     if options.stop_after_ready and not options.ready:
         raise LaunchError("--stop-after-ready needs --ready REGEX")
     ready_re = None
@@ -816,6 +820,7 @@ def boot(bundle: Union[str, Bundle], options: Optional[LaunchOptions] = None, **
     proc: Optional["subprocess.Popen[bytes]"] = None
     pumps: List[_Pump] = []
     stopping: List[bool] = []
+    fired: List[int] = []  # signals received; once non-empty, the handler no longer raises
 
     def stop() -> None:
         if proc is not None and proc.poll() is None:
@@ -823,7 +828,6 @@ def boot(bundle: Union[str, Bundle], options: Optional[LaunchOptions] = None, **
             stop_process(proc)
     try:
         if options.handle_signals and threading.current_thread() is threading.main_thread():
-            fired: List[int] = []
 
             def handler(signum: int, frame: Any) -> None:
                 # Raise once; a second signal while QEMU is being stopped must not abort that.
@@ -863,6 +867,7 @@ def boot(bundle: Union[str, Bundle], options: Optional[LaunchOptions] = None, **
         if proc is not None:
             stop()
     finally:
+        fired.append(0)  # a signal now (QEMU is already gone or going) must not abort cleanup
         if proc is not None:
             stop()
             for p in pumps:
@@ -1081,6 +1086,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="do not copy the console output to stdout")
     p.add_argument("--verbose", "-v", action="store_true", help="say what the launcher does, on stderr")
     p.add_argument("--machine", default=DEFAULT_MACHINE, help="QEMU machine: pc (default), q35, microvm")
+    p.add_argument("--kernel-param", action="append", default=[], metavar="PARAM",
+                   help="add a kernel parameter (before the app arguments); repeatable")
     return p
 
 
@@ -1113,6 +1120,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         verbose=ns.verbose,
         machine=ns.machine,
         app_args=app_args,
+        kernel_params=ns.kernel_param,
         interactive=True,
         handle_signals=True,
     )

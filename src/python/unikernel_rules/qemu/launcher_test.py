@@ -179,14 +179,44 @@ def test_qemu_argv_no_rootfs_when_not_in_manifest():
 
 def test_qemu_argv_microvm_uses_mmio_devices():
     bundle = make_bundle({"files": {"rootfs.img": {}}})
-    argv = qemu_argv(bundle, LaunchOptions(machine="microvm"), TCG_HOST)
+    argv = qemu_argv(bundle, LaunchOptions(machine="microvm", app_args=["serve", "a b"]), TCG_HOST)
     devices = opt_values(argv, "-device")
-    assert "virtio-net-device,netdev=net0" in devices
-    assert "virtio-rng-device" in devices
-    assert "virtio-blk-device,drive=root" in devices
-    assert launcher.ISA_DEBUG_EXIT_DEVICE in devices
-    assert not any(d.endswith("-pci") or "-pci," in d for d in devices)
-    assert opt_value(argv, "-M") == "microvm"
+    assert devices == [
+        launcher.ISA_DEBUG_EXIT_DEVICE,
+        "virtio-net-device,netdev=net0",
+        "virtio-rng-device",
+        "virtio-blk-device,drive=root",
+    ]
+    assert opt_value(argv, "-M") == "microvm,acpi=off,auto-kernel-cmdline=off"
+    # QEMU would append these after ` -- `, where init would get them as arguments, so the
+    # launcher puts them before it itself: transports 7, 6, 5 (filled from the last down).
+    assert opt_value(argv, "-append") == (
+        "console=ttyS0 panic=-1 quiet"
+        " virtio_mmio.device=512@0xfeb00e00:12"
+        " virtio_mmio.device=512@0xfeb00c00:11"
+        " virtio_mmio.device=512@0xfeb00a00:10"
+        ' -- serve "a b"'
+    )
+
+
+def test_qemu_argv_microvm_respects_explicit_machine_options():
+    argv = qemu_argv(make_bundle(), LaunchOptions(machine="microvm,acpi=off,auto-kernel-cmdline=on"), TCG_HOST)
+    assert opt_value(argv, "-M") == "microvm,acpi=off,auto-kernel-cmdline=on"
+    assert "virtio_mmio" not in opt_value(argv, "-append")
+
+
+def test_qemu_argv_pc_has_no_mmio_params():
+    argv = qemu_argv(make_bundle(), LaunchOptions(app_args=["x"]), TCG_HOST)
+    assert opt_value(argv, "-append") == "console=ttyS0 panic=-1 quiet -- x"
+
+
+def test_kernel_params_go_before_app_args():
+    opts = LaunchOptions(kernel_params=["noapictimer", "loglevel=7"], app_args=["run"])
+    argv = qemu_argv(make_bundle(), opts, TCG_HOST)
+    assert opt_value(argv, "-append") == "console=ttyS0 panic=-1 quiet noapictimer loglevel=7 -- run"
+    for bad in ["two words", 'q="x"', "--", ""]:
+        with pytest.raises(LaunchError):
+            qemu_argv(make_bundle(), LaunchOptions(kernel_params=[bad]), TCG_HOST)
 
 
 def test_qemu_argv_q35_uses_pci_devices():
@@ -258,6 +288,11 @@ def test_split_kernel_cmdline_matches_kernel_rules():
 
 def test_cmdline_that_already_has_dashes_gets_no_second():
     assert kernel_cmdline("quiet -- baked", ["more"]) == "quiet -- baked more"
+    assert kernel_cmdline("quiet -- baked", [], ["p=1"]) == "quiet p=1 -- baked"
+    assert kernel_cmdline('quiet "a -- b" -- baked', ["more"], ["p"]) == 'quiet "a -- b" p -- baked more'
+    assert kernel_cmdline("quiet --", ["x"]) == "quiet -- x"
+    assert kernel_cmdline("", ["x"]) == "-- x"
+    assert kernel_cmdline("quiet", []) == "quiet"
 
 
 def test_too_many_app_args():
@@ -270,9 +305,15 @@ def test_too_long_cmdline():
     kernel_cmdline("quiet", ["a" * 2000])
     with pytest.raises(LaunchError, match="limit"):
         kernel_cmdline("quiet", ["a" * 2100])
-    # microvm adds its own virtio_mmio.device= words, so leaves less room.
+    # microvm's virtio_mmio.device= words count too.
     with pytest.raises(LaunchError, match="limit"):
-        kernel_cmdline("quiet", ["a" * 2000], machine="microvm")
+        kernel_cmdline("quiet", ["a" * 2000], launcher.microvm_mmio_params(3))
+
+
+def test_microvm_mmio_params():
+    assert launcher.microvm_mmio_params(1) == ["virtio_mmio.device=512@0xfeb00e00:12"]
+    with pytest.raises(LaunchError):
+        launcher.microvm_mmio_params(9)
 
 
 # --- ports and http ------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from pants.engine.addresses import Address
+from pants.engine.target import InvalidFieldException
+
+from unikernel_rules.target_types import (
+    UnikernelCpusField,
+    UnikernelMemoryField,
+    UnikernelPortsField,
+    parse_port_mapping,
+)
+
+ADDR = Address("testprojects/x", target_name="image")
+
+
+@pytest.mark.parametrize(
+    "raw, mib", [(64, 64), ("64", 64), ("64M", 64), ("64 MiB", 64), ("1G", 1024), ("2gib", 2048)]
+)
+def test_memory_units(raw, mib) -> None:
+    field = UnikernelMemoryField(raw, ADDR)
+    assert field.mib(ADDR) == mib
+
+
+@pytest.mark.parametrize("raw", ["lots", "64K", "-1", "1.5G", "3T"])
+def test_memory_rejects_non_sizes(raw) -> None:
+    with pytest.raises(InvalidFieldException, match="not a memory size"):
+        UnikernelMemoryField(raw, ADDR)
+
+
+def test_memory_bounds() -> None:
+    with pytest.raises(InvalidFieldException, match="asks for 2 MiB"):
+        UnikernelMemoryField(2, ADDR)
+
+
+@pytest.mark.parametrize("spec, expected", [("8080", (8080, 8080)), ("18080:80", (18080, 80)), ("22/tcp", (22, 22))])
+def test_port_mappings(spec, expected) -> None:
+    assert parse_port_mapping(spec, ADDR) == expected
+
+
+@pytest.mark.parametrize("spec", ["http", "0", "70000", "1:2:3", "8080:0", "80/udp", ""])
+def test_bad_ports(spec) -> None:
+    with pytest.raises(InvalidFieldException, match="not a TCP port"):
+        parse_port_mapping(spec, ADDR)
+
+
+def test_ports_field_accepts_ints_and_rejects_duplicates() -> None:
+    assert UnikernelPortsField([8080, "9090:90"], ADDR).mappings(ADDR) == ((8080, 8080), (9090, 90))
+    with pytest.raises(InvalidFieldException, match="twice"):
+        UnikernelPortsField(["8080", "8080:81"], ADDR)
+
+
+def test_cpus_bounds() -> None:
+    assert UnikernelCpusField(2, ADDR).value == 2
+    with pytest.raises(InvalidFieldException, match="between 1 and 64"):
+        UnikernelCpusField(0, ADDR)
