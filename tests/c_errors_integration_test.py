@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from pants_repo import RepoCopy
+
+
+# The pinned kernel of 3rdparty/kernel/BUILD, with one field changed per bad-input case.
+KERNEL_PIN = {
+    "version": '"6.1.176"',
+    "source_path": '"pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb"',
+    "source_sha256": '"9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094"',
+    "source_size": "139131140",
+}
+
+
+def _kernel(name: str, **overrides: str) -> str:
+    fields = {**KERNEL_PIN, **overrides}
+    return f'unikernel_kernel(name="{name}", ' + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")\n"
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +34,8 @@ def repo(tmp_path_factory) -> RepoCopy:
     repo.write("testprojects/bad/fragments/unknown.config", "CONFIG_TTY=y\nCONFIG_NO_SUCH_OPTION_XYZ=y\n")
     repo.write(
         "testprojects/bad/BUILD",
-        """\
+        textwrap.dedent(
+            """\
         c_program(name="ok", sources=["ok.c"])
         c_program(name="ok2", sources=["ok.c"])
         c_program(name="broken", sources=["broken.c"])
@@ -32,38 +49,12 @@ def repo(tmp_path_factory) -> RepoCopy:
         unikernel_image(name="tampered", dependencies=[":ok"], kernel=":kernel_tampered")
         unikernel_image(name="vanished", dependencies=[":ok"], kernel=":kernel_vanished")
         unikernel_image(name="not_a_kernel", dependencies=[":ok"], kernel=":data")
-
-        unikernel_kernel(
-            name="kernel_missing",
-            version="6.1.176",
-            source_path="pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb",
-            source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
-            source_size=139131140,
-            fragments=["fragments/does_not_exist.config"],
+        """
         )
-        unikernel_kernel(
-            name="kernel_unknown",
-            version="6.1.176",
-            source_path="pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb",
-            source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
-            source_size=139131140,
-            fragments=["fragments/unknown.config"],
-        )
-        unikernel_kernel(
-            name="kernel_tampered",
-            version="6.1.176",
-            source_path="pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb",
-            source_sha256="0000000000000000000000000000000000000000000000000000000000000000",
-            source_size=139131140,
-        )
-        unikernel_kernel(
-            name="kernel_vanished",
-            version="6.1.1",
-            source_path="pool/main/l/linux/linux-source-6.1_6.1.1-0_all.deb",
-            source_sha256="9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
-            source_size=139131140,
-        )
-        """,
+        + _kernel("kernel_missing", fragments='["fragments/does_not_exist.config"]')
+        + _kernel("kernel_unknown", fragments='["fragments/unknown.config"]')
+        + _kernel("kernel_tampered", source_sha256='"' + "0" * 64 + '"')
+        + _kernel("kernel_vanished", version='"6.1.1"', source_path='"pool/main/l/linux/linux-source-6.1_6.1.1-0_all.deb"'),
     )
     return repo
 

@@ -270,6 +270,7 @@ def test_render_markdown_table_and_goals() -> None:
     assert "| c | ≤ 1.5 MB | ≤ 40 ms | ≤ 16 MiB | ≤ 3 s | no |" in text
     assert "### What limits it" in text
     assert "at 13 MiB: initramfs unpacking failed" in text
+    assert "(`memory_needed_mib`) is 13 MiB, 1 MiB too low; the image asks for 64 MiB." in text
     assert "kernel 98%" in text
     assert "Partial run" not in text
 
@@ -315,3 +316,24 @@ def test_goals_cover_the_runtimes() -> None:
     assert sorted(report.GOALS) == ["c", "java", "python"]
     assert report.GOALS["c"].total_mb == 1.5 and report.GOALS["python"].ready_ms == 250
     assert report.GOALS["java"].floor_mib == 64 and report.GOALS["java"].rebuild_s == 8
+
+
+def test_parse_args_and_flags() -> None:
+    args = report.parse_args(["--images", "testprojects/c/*,testprojects/python/*", "--images", "x:y", "--quick"])
+    assert args.images == ["testprojects/c/*", "testprojects/python/*", "x:y"]
+    assert args.quick and not args.skip_floor and args.output == "docs/benchmarks.md"
+    assert report._report_flags(args) == [
+        "--images testprojects/c/*", "--images testprojects/python/*", "--images x:y", "--quick",
+    ]
+    assert report._report_flags(report.parse_args([])) == []
+
+
+def test_rebuild_note_when_noop_is_slower() -> None:
+    r = _c_report()
+    r.rebuilds[0].noop_wall_s = 30.0
+    r.rebuilds[0].wall_s = 28.0
+    notes = report.measured_notes(r, pants_startup_s=26.0)
+    fresh = next(n for n in notes if n.startswith("Rebuild in a fresh Pants process"))
+    assert "lost in Pants's overhead" in fresh and "alone takes 26.0 s" in fresh
+    pantsd = next(n for n in notes if n.startswith("Rebuild with a warm pantsd"))
+    assert "33% is Pants's own overhead" in pantsd and "started pantsd took 20.0 s" in pantsd

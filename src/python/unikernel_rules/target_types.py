@@ -369,7 +369,13 @@ class UnikernelKernelTarget(Target):
 
 class CSourcesField(MultipleSourcesField):
     expected_file_extensions = (".c", ".h")
-    help = "C source files (`.c`; `.h` files listed here are available to them as well)."
+    help = softwrap(
+        """
+        C source files (`.c`) and headers (`.h`). The target's directory is on the include
+        path of the target itself and of every target that depends on it, so
+        `#include "lib.h"` finds the headers of a `c_library` dependency.
+        """
+    )
 
 
 class CProgramSourcesField(CSourcesField):
@@ -377,21 +383,8 @@ class CProgramSourcesField(CSourcesField):
 
 
 class CLibrarySourcesField(CSourcesField):
-    default = ("*.c",)
+    default = ("*.c", "*.h")
     default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
-
-
-class CHeadersField(MultipleSourcesField):
-    alias = "headers"
-    default = ("*.h",)
-    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
-    expected_file_extensions = (".h",)
-    help = softwrap(
-        """
-        Header files of this target. Their directory is on the include path of this target and
-        of every target that depends on it.
-        """
-    )
 
 
 class CDefinesField(StringSequenceField):
@@ -423,7 +416,6 @@ class CProgramTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         CProgramSourcesField,
-        CHeadersField,
         CDefinesField,
         CCoptsField,
         CLinkoptsField,
@@ -444,7 +436,6 @@ class CLibraryTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         CLibrarySourcesField,
-        CHeadersField,
         CDefinesField,
         CCoptsField,
         CDependenciesField,

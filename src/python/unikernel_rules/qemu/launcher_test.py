@@ -118,8 +118,10 @@ def test_qemu_argv_unresolved_host_port_rejected():
 def test_qemu_argv_icount_forces_tcg():
     argv = qemu_argv(make_bundle(), LaunchOptions(icount=True), KVM_HOST)
     assert opt_value(argv, "-accel") == "tcg"
-    assert opt_value(argv, "-cpu") == "max"
-    assert argv[-2:] == ["-icount", "shift=0,sleep=off"]
+    # Deterministic virtual time: no RDRAND/RDSEED, a guest clock that ignores the host's.
+    assert opt_value(argv, "-cpu") == "max,rdrand=off,rdseed=off"
+    assert opt_value(argv, "-icount") == "shift=0,sleep=off"
+    assert opt_value(argv, "-rtc") == "base=2000-01-01T00:00:00,clock=vm"
     with pytest.raises(LaunchError, match="TCG"):
         qemu_argv(make_bundle(), LaunchOptions(icount=True, accel="kvm"), KVM_HOST)
 
@@ -404,7 +406,12 @@ def test_explain_exit_panic():
     code, msg = explain_exit(st, 0, memory_mib=64)
     assert code == 1
     assert msg.startswith("unikernel: the guest kernel panicked (Kernel panic - not syncing: VFS")
-    assert "the VM was stopped" in msg and "--memory" not in msg
+    assert "the VM was stopped" in msg
+    assert "no usable /init" in msg and "--memory 128" in msg
+    st = ConsoleState()
+    st.feed_line("[ 1.1] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000700")
+    code, msg = explain_exit(st, 0, memory_mib=64)
+    assert code == 1 and "--memory" not in msg
 
 
 def test_explain_exit_panic_with_memory_hint():

@@ -8,7 +8,7 @@ from typing import Iterable, Tuple
 
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.addresses import Address
-from pants.engine.fs import AddPrefix, Digest, MergeDigests, RemovePrefix
+from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest, MergeDigests, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     Target,
@@ -24,7 +24,6 @@ from unikernel_rules.target_types import (
     CBinaryNameField,
     CCoptsField,
     CDefinesField,
-    CHeadersField,
     CLibrarySourcesField,
     CLinkoptsField,
     CProgramSourcesField,
@@ -79,12 +78,7 @@ def _compile_flags(target: Target, zig: Zig) -> Tuple[str, ...]:
 
 
 async def _sources_and_headers(targets: Iterable[Target]) -> SourceFiles:
-    fields = []
-    for t in targets:
-        if t.has_field(CSourcesField):
-            fields.append(t[CSourcesField])
-        if t.has_field(CHeadersField):
-            fields.append(t[CHeadersField])
+    fields = [t[CSourcesField] for t in targets if t.has_field(CSourcesField)]
     return await Get(SourceFiles, SourceFilesRequest(fields))
 
 
@@ -103,26 +97,25 @@ async def build_c_library(request: CLibraryRequest, zig: Zig) -> CStaticLibrary:
     name = f"lib{request.address.target_name}.a"
     out = os.path.join("out", request.address.spec_path, name)
     objects = [os.path.join("obj", f[:-2] + ".o") for f in c_files]
-    # One process: compile every .c to an object, then archive them (zig ar, no timestamps).
-    script_args = []
-    for src, obj in zip(c_files, objects):
-        script_args.append(
-            ("cc", *_compile_flags(lib, zig), *_include_flags(libs), "-c", src, "-o", obj)
-        )
-    digest = all_headers.snapshot.digest
-    for args, obj in zip(script_args, objects):
-        result = await Get(
+    if not c_files:  # a header-only library: nothing to compile or link
+        return CStaticLibrary(request.address, EMPTY_DIGEST, "")
+    # One cached process per object file (run in parallel), then one to archive them.
+    compiled = await MultiGet(
+        Get(
             ZigResult,
             ZigRequest(
-                argv=args,
-                input_digest=digest,
+                argv=("cc", *_compile_flags(lib, zig), *_include_flags(libs), "-c", src, "-o", obj),
+                input_digest=all_headers.snapshot.digest,
                 output_files=(obj,),
-                description=f"Compiling {args[-3]} ({request.address})",
+                description=f"Compiling {src} ({request.address})",
             ),
         )
+        for src, obj in zip(c_files, objects)
+    )
+    for result in compiled:
         if result.result.exit_code != 0:
             raise CCompileError(format_compiler_failure(f"the c_library {request.address}", result.result))
-        digest = await Get(Digest, MergeDigests([digest, result.result.output_digest]))
+    digest = await Get(Digest, MergeDigests(r.result.output_digest for r in compiled))
     archived = await Get(
         ZigResult,
         ZigRequest(
@@ -167,7 +160,7 @@ async def build_c_program(field_set: CProgramFieldSet, zig: Zig) -> UnikernelApp
                 out,
                 *c_files,
                 # Dependents before dependencies, so that static archives resolve in order.
-                *(lib.path for lib in built_libs),
+                *(lib.path for lib in built_libs if lib.path),
                 *(program[CLinkoptsField].value or ()),
             ),
             input_digest=input_digest,
