@@ -101,11 +101,21 @@ STATIC_NOTES: Dict[str, List[str]] = {
     "testprojects/c/hello_http:image": [
         "The app itself is a few KB of static musl code: size, boot time and memory are almost "
         "all the kernel's (config fragments in src/python/unikernel_rules/kernel/fragments/).",
-        "Determinism, checked by hand (2026-11-26): booting this bundle twice with "
-        "`-rtc base=2000-01-01T00:00:00,clock=vm -cpu max,rdrand=off,rdseed=off` added gave "
-        "279.856 ms both times; the fixed RTC alone (273.391 / 273.714 ms) or RDRAND off alone "
-        "(279.862 / 279.855 ms) was not enough. Without RDRAND the boot is ~6.4 ms slower "
-        "(`random.trust_cpu=on` has nothing to trust).",
+        "Virtual ms to ready starts at the kernel's clock, so it does not include the firmware "
+        "and the decompression of the zstd bzImage. Measured by hand (2026-11-26) with a /init "
+        "that reads the TSC (1 tick per virtual ns under -icount): ~102 ms before the kernel's "
+        "clock starts, so ~129 ms end to end. xz made the kernel 10% smaller but took ~750 ms "
+        "to decompress; a PVH boot of the uncompressed vmlinux takes ~8.5 ms but is 11.5 MB.",
+        "What the remaining time is (measured by hand): early memory setup ~10 ms (grows with "
+        "RAM), initcalls ~8 ms (PCI enumeration, IPv4, virtio, initramfs), freeing/poisoning "
+        "init memory ~6 ms, /init to READY ~2 ms. `-M microvm` (no PCI) gave 18 ms; `pc` "
+        "stays the default.",
+        "Memory floor: the kernel is loaded at 2 MiB (CONFIG_PHYSICAL_START) and its text must "
+        "stay under the next 2 MiB boundary, or the floor jumps by 2 MiB (CONFIG_INIT_STACK_NONE "
+        "keeps it 37 KB under; see base.config).",
+        "Warm rebuild: a fresh Pants process spends most of its time starting up and reading "
+        "BUILD files on these shared 2-core machines; with pantsd only the app's zig compile "
+        "and the initramfs run.",
     ],
 }
 

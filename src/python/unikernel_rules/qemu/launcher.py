@@ -529,7 +529,7 @@ def explain_exit(
         suggest = max(2 * (memory_mib or 64), (memory_needed_mib or 0) * 2)
         memory_hint = (
             f" Before that {what}, which usually means the VM is too small: it had {have}{need}."
-            f" Try --memory {suggest}, or raise memory_mib on the image target."
+            f" Try --memory {suggest}, or raise the `memory` field of the unikernel_image target."
         )
     if state.panic_line is not None and not memory_hint and any(
         p in state.panic_line for p in ("Unable to mount root fs", "No working init found")
