@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Tuple
 
-from pants.backend.python.util_rules.pex import Pex, PexProcess, PexRequest
+from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.engine.fs import Digest
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
@@ -41,10 +40,11 @@ class CCompileError(Exception):
 
 @rule
 async def run_zig(request: ZigRequest, zig: Zig) -> ZigResult:
-    zig_pex = await Get(Pex, PexRequest, zig.to_pex_request())
+    # A venv PEX starts faster than a zipped one: this runs on every app change.
+    zig_pex = await Get(VenvPex, PexRequest, zig.to_pex_request())
     process = await Get(
         Process,
-        PexProcess(
+        VenvPexProcess(
             zig_pex,
             argv=request.argv,
             input_digest=request.input_digest,
@@ -60,11 +60,8 @@ async def run_zig(request: ZigRequest, zig: Zig) -> ZigResult:
                 "SOURCE_DATE_EPOCH": "0",
                 "ZERO_AR_DATE": "1",
             },
+            append_only_caches={ZIG_CACHE_NAME: ZIG_CACHE_DIR},
         ),
-    )
-    process = dataclasses.replace(
-        process,
-        append_only_caches={**process.append_only_caches, ZIG_CACHE_NAME: ZIG_CACHE_DIR},
     )
     result = await Get(FallibleProcessResult, Process, process)
     return ZigResult(result)
