@@ -485,7 +485,7 @@ def render_markdown(
     add("  READY: kernel init, initramfs unpacking, init and app start (firmware and the kernel's")
     add("  decompression come earlier and are not counted). Each image boots twice; the two values")
     add("  must be equal. The app's port is forwarded and `GET /` must answer.")
-    add(f"- **Memory floor**: the least integer MiB (`-m`) at which the image reaches READY and answers")
+    add("- **Memory floor**: the least integer MiB (`-m`) at which the image reaches READY and answers")
     add(f"  `GET /` with HTTP 200 (TCG, no icount, {FLOOR_BOOT_TIMEOUT_S:g} s timeout per boot). Start at")
     add(f"  the image's `memory` and double until it works (at most {FLOOR_UPPER_MIB} MiB), then bisect")
     add(f"  down to {FLOOR_LOWER_MIB} MiB; a panic, a hang, init's memory check (status 125), a launch")

@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior
@@ -37,7 +37,7 @@ from pants.util.strutil import softwrap
 
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
-from unikernel_rules.rootfs.rules import INIT_CONF, INIT_PATH, MEMORY_TOKEN, Initrd, InitrdRequest
+from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
 from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.unikernel import UnikernelSubsystem
 from unikernel_rules.target_types import (
@@ -113,6 +113,12 @@ def render_init_conf(
     command += list(field_set.args.value or ())
     env: Dict[str, str] = dict(app.env)
     env.update(field_set.env.value or {})
+    for key in env:
+        if not key or "=" in key:
+            raise InvalidFieldException(
+                f"The `env` field of {address} has the variable name {key!r}; names must be "
+                "non-empty and may not contain `=`."
+            )
     lines = [
         "# Written by unikernel_rules; read by /init (init/init.c).",
         f"target {address}",
