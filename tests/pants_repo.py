@@ -88,8 +88,7 @@ class RepoCopy:
         Without pantsd by default. `use_pantsd=True` starts (or reuses) a pantsd for this copy;
         call `stop_pantsd()` when done with it.
         """
-        workdir = self.root / ".pants.d" / "workdir"
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = self._workdir()
         env = self.env(extra_env)
         if use_pantsd and "PANTS_CONCURRENT" not in (extra_env or {}):
             # PANTS_CONCURRENT=True (e.g. inherited from the Pants that runs us) disables pantsd.
@@ -109,10 +108,10 @@ class RepoCopy:
         for pid_file in sorted(self.root.glob(".pids/*/pantsd/pid")):
             try:
                 pid = int(pid_file.read_text().strip())
-                os.kill(pid, 0)
             except (OSError, ValueError):
                 continue
-            pids.append(pid)
+            if _alive(pid):
+                pids.append(pid)
         return pids
 
     def stop_pantsd(self, grace_s: float = 10.0) -> None:
@@ -129,8 +128,7 @@ class RepoCopy:
 
     def popen(self, *args: str, extra_env: Optional[Mapping[str, str]] = None) -> subprocess.Popen:
         """Start `pants ARGS` in its own session (so a test can send it Ctrl-C's SIGINT)."""
-        workdir = self.root / ".pants.d" / "workdir"
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = self._workdir()
         env = self.env(extra_env)
         env["PYTHONPATH"] = os.pathsep.join(sys.path)
         return subprocess.Popen(
@@ -142,6 +140,11 @@ class RepoCopy:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def _workdir(self) -> Path:
+        workdir = self.root / ".pants.d" / "workdir"
+        workdir.mkdir(parents=True, exist_ok=True)
+        return workdir
 
     def bundle(self, dotted_dir: str) -> Path:
         return self.root / "dist" / dotted_dir
@@ -165,6 +168,7 @@ def interrupt(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGINT)
 
 
-def qemu_processes_for(path: Path) -> List[str]:
+def qemu_processes_for(marker: str) -> List[str]:
+    """Running QEMU processes whose command line contains `marker` (e.g. a bundle's name)."""
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if "qemu-system" in line and str(path) in line]
+    return [line for line in out.splitlines() if "qemu-system" in line and marker in line]

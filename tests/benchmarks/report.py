@@ -1087,12 +1087,9 @@ class Bench:
 
 
 def _guest_port(manifest: Dict[str, Any]) -> Optional[int]:
-    for p in manifest.get("ports") or []:
-        if isinstance(p, dict) and p.get("guest"):
-            return int(p["guest"])
-        if isinstance(p, (int, str)) and str(p).split(":")[-1].isdigit():
-            return int(str(p).split(":")[-1])
-    return None
+    """The first guest port the image forwards (the one its HTTP check uses)."""
+    ports = launcher.manifest_ports(manifest)
+    return ports[0][1] if ports else None
 
 
 # --------------------------------------------------------------------------------------------

@@ -220,11 +220,9 @@ async def build_kernel(
     ]
     user_fragments = await Get(HydratedSources, HydrateSourcesRequest(fs.fragments))
     user_files = user_fragments.snapshot.files
-    missing = [
-        p
-        for p in _literal_paths(fs.address.spec_path, fs.fragments.value or ())
-        if p not in user_files
-    ]
+    # Files named literally keep the order they are listed in; glob matches follow, sorted.
+    listed = _literal_paths(fs.address.spec_path, fs.fragments.value or ())
+    missing = [p for p in listed if p not in user_files]
     if missing:
         raise InvalidFieldException(
             softwrap(
@@ -234,8 +232,7 @@ async def build_kernel(
                 """
             )
         )
-    ordered_user_files = list(_literal_paths(fs.address.spec_path, fs.fragments.value or ()))
-    ordered_user_files += [f for f in user_files if f not in ordered_user_files]
+    ordered_user_files = [*listed, *(f for f in user_files if f not in listed)]
     user_contents = await Get(DigestContents, Digest, user_fragments.snapshot.digest)
     by_path = {fc.path: fc.content for fc in user_contents}
     fragment_contents += [
