@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from pants_repo import RepoCopy
+from pants_repo import RepoCopy, fails_with
 
 
 # The pinned kernel of 3rdparty/kernel/BUILD, with one field changed per bad-input case.
@@ -59,25 +59,15 @@ def repo(tmp_path_factory) -> RepoCopy:
     return repo
 
 
-def _fails_with(repo: RepoCopy, *args: str, expect: list) -> str:
-    result = repo.run(*args)
-    result.assert_failure()
-    text = result.stderr
-    for fragment in expect:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
-    assert "Traceback (most recent call last)" not in text
-    return text
-
-
 def test_no_app(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", "testprojects/bad:no_app",
         expect=["testprojects/bad:no_app", "`dependencies`", "exactly one app", "names 0", 'dependencies=[":app"]'],
     )
 
 
 def test_two_apps(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", "testprojects/bad:two_apps",
         expect=["testprojects/bad:two_apps", "names 2", "testprojects/bad:ok", "testprojects/bad:ok2", "one `unikernel_image` per app"],
     )
@@ -89,31 +79,31 @@ def test_two_apps(repo: RepoCopy) -> None:
 )
 def test_invalid_memory(repo: RepoCopy, memory: str, expect: str) -> None:
     repo.write("testprojects/bad/memory/BUILD", f'unikernel_image(name="img", dependencies=["//testprojects/bad:ok"], memory={memory})\n')
-    _fails_with(repo, "package", "testprojects/bad/memory:img", expect=["`memory` field of testprojects/bad/memory:img", expect, "memory=64"])
+    fails_with(repo, "package", "testprojects/bad/memory:img", expect=["`memory` field of testprojects/bad/memory:img", expect, "memory=64"])
 
 
 @pytest.mark.parametrize("ports", ['["http"]', '["70000"]', '["8080:0"]', '["1:2:3"]', '["8080", "8080:81"]'])
 def test_invalid_ports(repo: RepoCopy, ports: str) -> None:
     repo.write("testprojects/bad/ports/BUILD", f'unikernel_image(name="img", dependencies=["//testprojects/bad:ok"], ports={ports})\n')
-    _fails_with(repo, "package", "testprojects/bad/ports:img", expect=["`ports` field of testprojects/bad/ports:img"])
+    fails_with(repo, "package", "testprojects/bad/ports:img", expect=["`ports` field of testprojects/bad/ports:img"])
 
 
 def test_c_compile_error_shows_file_and_line(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", "testprojects/bad:broken_image",
         expect=["c_program testprojects/bad:broken", "testprojects/bad/broken.c:3:", "error:"],
     )
 
 
 def test_missing_kernel_fragment(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", "testprojects/bad:missing_fragment",
         expect=["`fragments` field of testprojects/bad:kernel_missing", "testprojects/bad/fragments/does_not_exist.config", "does not exist"],
     )
 
 
 def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", "testprojects/bad:unknown_option",
         expect=[
             "kernel config of testprojects/bad:kernel_unknown",
@@ -125,7 +115,7 @@ def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
 
 @pytest.mark.parametrize("image, kernel", [("tampered", "kernel_tampered"), ("vanished", "kernel_vanished")])
 def test_kernel_source_download_failure_says_how_to_repin(repo: RepoCopy, image: str, kernel: str) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", f"testprojects/bad:{image}",
         expect=[
             f"Downloading the kernel source of testprojects/bad:{kernel} failed",
@@ -137,14 +127,14 @@ def test_kernel_source_download_failure_says_how_to_repin(repo: RepoCopy, image:
 
 
 def test_kernel_field_pointing_at_a_non_kernel(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "package", "testprojects/bad:not_a_kernel",
         expect=["The `kernel` of testprojects/bad:not_a_kernel", "not a `unikernel_kernel`"],
     )
 
 
 def test_qemu_not_installed(repo: RepoCopy) -> None:
-    _fails_with(
+    fails_with(
         repo, "run", "--qemu-executable-search-paths=['/nonexistent']", "testprojects/c/hello_http:image",
         expect=["qemu-system-x86_64", "was not found", "apt-get install qemu-system-x86", "[qemu].executable_search_paths"],
     )

@@ -172,3 +172,15 @@ def qemu_processes_for(marker: str) -> List[str]:
     """Running QEMU processes whose command line contains `marker` (e.g. a bundle's name)."""
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if "qemu-system" in line and marker in line]
+
+
+def fails_with(repo: RepoCopy, *args: str, expect: Iterable[str]) -> str:
+    """Run `pants ARGS`; it must fail with a message holding every `expect` fragment and no
+    Python traceback (user errors are one clear paragraph). Returns stderr."""
+    result = repo.run(*args)
+    result.assert_failure()
+    text = result.stderr
+    for fragment in expect:
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
+    assert "Traceback (most recent call last)" not in text
+    return text

@@ -147,7 +147,7 @@ async def assemble_unikernel_image(
             softwrap(
                 f"""
                 The `dependencies` field of the `{UnikernelImageTarget.alias}` {address} must
-                name exactly one app to boot (a `c_program`), but it names
+                name exactly one app to boot (a `c_program` or a `pex_binary`), but it names
                 {len(apps)}{': ' + found if found else ''}. {'Add the app target to `dependencies`, e.g. `dependencies=[":app"]`.' if not apps else 'Split them into one `unikernel_image` per app.'}
                 """
             )

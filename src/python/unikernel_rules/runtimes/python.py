@@ -1,0 +1,283 @@
+"""The Python runtime: a `pex_binary` -> a venv at build time on a locked, trimmed CPython.
+
+Layers of the guest's root filesystem (each a cached process, rebuilt only when its inputs
+change):
+  1. the CPython runtime: Debian's python3.11 packages from the lock, trimmed, ELF closure,
+     `.pyc` compiled (rootfs/layer.py) -- depends only on the Debian lock;
+  2. the app: Pants builds the PEX as usual (for the image's CPython), then PEX's own tools
+     install it into a venv at /opt/app with the image's interpreter (python_install.py), and
+     the shared libraries its native extensions need are added from the lock.
+Boot runs `/opt/app/bin/python -I -u -m <entry point>`: no shell, no pip, no unzipping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import json
+from dataclasses import dataclass
+from typing import Tuple
+
+from pants.backend.python.goals.package_pex_binary import (
+    PexBinaryFieldSet,
+    PexFromTargetsRequestForBuiltPackage,
+)
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.backend.python.target_types import (
+    PexEntryPointField,
+    PexLayout,
+    PexScriptField,
+    ResolvedPexEntryPoint,
+    ResolvePexEntryPointRequest,
+)
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex import Pex
+from pants.backend.python.util_rules.pex_from_targets import (
+    InterpreterConstraintsRequest,
+    PexFromTargetsRequest,
+)
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestSubset,
+    FileContent,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+    Snapshot,
+)
+from pants.engine.process import FallibleProcessResult, Process
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import InvalidFieldException, WrappedTarget, WrappedTargetRequest
+from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+from unikernel_rules.debian.rules import debian_binary_argv
+from unikernel_rules.rootfs.layer_rules import (
+    LayerBuildError,
+    NativeLibraries,
+    NativeLibrariesRequest,
+    RuntimeLayer,
+    RuntimeLayerRequest,
+)
+from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.subsystems.python_runtime import PythonRuntimeSubsystem
+
+VENV_DIR = "/opt/app"
+
+
+@dataclass(frozen=True)
+class PythonAppFieldSet(UnikernelAppFieldSet):
+    runtime = "python"
+    required_fields = (PexEntryPointField,)
+
+    entry_point: PexEntryPointField
+    script: PexScriptField
+
+
+@dataclass(frozen=True)
+class PythonRuntime:
+    layer: RuntimeLayer
+    version: str  # e.g. "3.11.2"
+    interpreter: str  # guest path, e.g. "/usr/bin/python3.11"
+    files: Tuple[str, ...]  # the layer's paths (guest, without "/")
+
+
+@dataclass(frozen=True)
+class PythonRuntimeRequest:
+    description_of_origin: str
+
+
+def upstream_version(debian_version: str) -> str:
+    """"3.11.2-6+deb12u8" -> "3.11.2" (epoch and Debian revision dropped)."""
+    version = debian_version.split(":", 1)[-1]
+    return version.rsplit("-", 1)[0] if "-" in version else version
+
+
+@rule(desc="Build the CPython runtime layer", level=LogLevel.DEBUG)
+async def build_python_runtime(
+    request: PythonRuntimeRequest, subsystem: PythonRuntimeSubsystem
+) -> PythonRuntime:
+    packages = (*subsystem.debian_packages, *subsystem.extra_packages)
+    layer = await Get(
+        RuntimeLayer,
+        RuntimeLayerRequest(
+            packages=packages,
+            program=subsystem.interpreter.lstrip("/"),
+            keep=tuple(subsystem.keep),
+            drop=tuple(subsystem.drop),
+            compile=tuple(subsystem.compile_dirs),
+            description_of_origin="the CPython runtime layer",
+        ),
+    )
+    by_name = {p.name: p for p in layer.packages}
+    interpreter_package = subsystem.debian_packages[0]
+    if interpreter_package not in by_name:
+        raise LayerBuildError(f"The Debian lock has no `{interpreter_package}`.")
+    snapshot = await Get(Snapshot, Digest, layer.digest)
+    return PythonRuntime(
+        layer=layer,
+        version=upstream_version(by_name[interpreter_package].version),
+        interpreter=subsystem.interpreter,
+        files=tuple(snapshot.files),
+    )
+
+
+def check_interpreter_constraints(
+    address, constraints: InterpreterConstraints, version: str, python_setup: PythonSetup
+) -> None:
+    major, minor, patch = (int(x) for x in version.split(".")[:3])
+    universe = python_setup.interpreter_versions_universe
+    try:
+        admitted = (major, minor, patch) in constraints.enumerate_python_versions(universe)
+    except ValueError:
+        admitted = False
+    if not admitted:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `pex_binary` {address} cannot run in a unikernel image: its interpreter
+                constraints `{constraints}` do not admit the image's CPython {version} (Debian's
+                python3.11 from the Debian lock). Set `interpreter_constraints=["CPython==3.11.*"]`
+                on the app's targets (or in `[python].interpreter_constraints` / the resolve's
+                constraints), or use an image runtime with a matching Python.
+                """
+            )
+        )
+
+
+def _install_errors(result: FallibleProcessResult) -> str:
+    out = result.stdout.decode(errors="replace")
+    lines = [l.split(" ", 1)[1] for l in out.splitlines() if l.startswith("UNIKERNEL_INSTALL_ERROR ")]
+    return "\n".join(lines) or (result.stderr.decode(errors="replace") + out).strip()[-4000:]
+
+
+@rule(desc="Build a Python app for a unikernel image", level=LogLevel.DEBUG)
+async def build_python_app(
+    field_set: PythonAppFieldSet, python_setup: PythonSetup, subsystem: PythonRuntimeSubsystem
+) -> UnikernelApp:
+    address = field_set.address
+    if field_set.script.value:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `pex_binary` {address} sets `script`; a unikernel image boots an
+                `entry_point` (`module` or `module:function`). Set `entry_point` instead.
+                """
+            )
+        )
+    wrapped = await Get(
+        WrappedTarget, WrappedTargetRequest(address, description_of_origin="a unikernel image")
+    )
+    pex_field_set = PexBinaryFieldSet.create(wrapped.target)
+    runtime, built_request, entry_point = await MultiGet(
+        Get(PythonRuntime, PythonRuntimeRequest(f"the Python runtime of {address}")),
+        Get(PexFromTargetsRequestForBuiltPackage, PexBinaryFieldSet, pex_field_set),
+        Get(ResolvedPexEntryPoint, ResolvePexEntryPointRequest(field_set.entry_point)),
+    )
+    if entry_point.val is None:
+        raise InvalidFieldException(f"The `pex_binary` {address} has no `entry_point`.")
+    constraints = await Get(
+        InterpreterConstraints,
+        InterpreterConstraintsRequest,
+        built_request.request.to_interpreter_constraints_request(),
+    )
+    check_interpreter_constraints(address, constraints, runtime.version, python_setup)
+
+    # The user's pex_binary as Pants would package it, but built for the image's CPython
+    # minor version (wheels with its ABI tags) and with PEX's tools to install it.
+    major_minor = ".".join(runtime.version.split(".")[:2])
+    pex_request = dataclasses.replace(
+        built_request.request,
+        output_filename="app.pex",
+        layout=PexLayout.ZIPAPP,
+        hardcoded_interpreter_constraints=InterpreterConstraints([f"CPython=={major_minor}.*"]),
+        additional_args=(*built_request.request.additional_args, "--include-tools"),
+    )
+    pex = await Get(Pex, PexFromTargetsRequest, pex_request)
+
+    rt = await Get(Digest, AddPrefix(runtime.layer.digest, "rt"))
+    spec = {
+        "python_argv": list(debian_binary_argv("rt", runtime.interpreter.lstrip("/"))),
+        "pex": "app.pex",
+        "out": "out",
+        "venv": VENV_DIR,
+        "interpreter": runtime.interpreter,
+        "version": runtime.version,
+        "report": "report/install.json",
+    }
+    script = importlib.resources.read_binary("unikernel_rules.runtimes", "python_install.py")
+    files = await Get(
+        Digest,
+        CreateDigest(
+            [
+                FileContent("python_install.py", script),
+                FileContent("spec.json", json.dumps(spec, sort_keys=True).encode()),
+            ]
+        ),
+    )
+    input_digest = await Get(Digest, MergeDigests([rt, pex.digest, files]))
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=(*debian_binary_argv("rt", runtime.interpreter.lstrip("/")), "-s", "-S", "python_install.py", "spec.json"),
+            input_digest=input_digest,
+            output_directories=("out", "report"),
+            description=f"Installing {address} into a venv for its unikernel image",
+            # A fixed hash seed: set constants are written to .pyc files in hash order.
+            env={
+                "PYTHONHASHSEED": "0",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "SOURCE_DATE_EPOCH": "0",
+                "LC_ALL": "C.UTF-8",
+            },
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        raise LayerBuildError(f"Installing {address} for its unikernel image failed:\n" + _install_errors(result))
+    app_files = await Get(
+        Digest, RemovePrefix(await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/**"]))), "out")
+    )
+    report_digest = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["report/install.json"])))
+    report = json.loads((await Get(DigestContents, Digest, report_digest))[0].content)
+
+    libraries = await Get(
+        NativeLibraries,
+        NativeLibrariesRequest(
+            layer=runtime.layer,
+            app=app_files,
+            roots=tuple(report["native_extensions"]),
+            layer_files=runtime.files,
+            description_of_origin=f"the `pex_binary` {address}",
+            extra_packages_option="[unikernel-python].extra_packages",
+        ),
+    )
+    digest = await Get(Digest, MergeDigests([runtime.layer.digest, app_files, libraries.digest]))
+
+    module, function = entry_point.val.module, entry_point.val.function
+    python = f"{VENV_DIR}/bin/python3"
+    # -I: isolated (no user site, no PYTHON* variables, no cwd on sys.path); -u: unbuffered
+    # console output, so log lines reach the serial console at once.
+    if function:
+        command: Tuple[str, ...] = (
+            python, "-I", "-u", "-c",
+            f"import sys; from {module} import {function} as main; sys.exit(main())",
+        )
+    else:
+        command = (python, "-I", "-u", "-m", module)
+    command += tuple(report["inject_args"])
+    return UnikernelApp(
+        runtime=PythonAppFieldSet.runtime,
+        digest=digest,
+        command=command,
+        env=FrozenDict(report["inject_env"]),
+    )
+
+
+def rules():
+    return (*collect_rules(), UnionRule(UnikernelAppFieldSet, PythonAppFieldSet))
