@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -9,18 +10,8 @@ import pytest
 from pants_repo import RepoCopy, fails_with
 
 
-# The pinned kernel of 3rdparty/kernel/BUILD, with one field changed per bad-input case.
-KERNEL_PIN = {
-    "version": '"6.1.176"',
-    "source_path": '"pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb"',
-    "source_sha256": '"9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094"',
-    "source_size": "139131140",
-}
-
-
-def _kernel(name: str, **overrides: str) -> str:
-    fields = {**KERNEL_PIN, **overrides}
-    return f'unikernel_kernel(name="{name}", ' + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")\n"
+def _kernel(name: str, **fields: str) -> str:
+    return f'unikernel_kernel(name="{name}"' + "".join(f", {k}={v}" for k, v in fields.items()) + ")\n"
 
 
 @pytest.fixture(scope="module")
@@ -46,16 +37,26 @@ def repo(tmp_path_factory) -> RepoCopy:
         unikernel_image(name="broken_image", dependencies=[":broken"])
         unikernel_image(name="missing_fragment", dependencies=[":ok"], kernel=":kernel_missing")
         unikernel_image(name="unknown_option", dependencies=[":ok"], kernel=":kernel_unknown")
-        unikernel_image(name="tampered", dependencies=[":ok"], kernel=":kernel_tampered")
-        unikernel_image(name="vanished", dependencies=[":ok"], kernel=":kernel_vanished")
+        unikernel_image(name="locked_source", dependencies=[":ok"], kernel=":kernel_source")
+        unikernel_image(name="unlocked", dependencies=[":ok"], kernel=":kernel_unlocked")
         unikernel_image(name="not_a_kernel", dependencies=[":ok"], kernel=":data")
         """
         )
         + _kernel("kernel_missing", fragments='["fragments/does_not_exist.config"]')
         + _kernel("kernel_unknown", fragments='["fragments/unknown.config"]')
-        + _kernel("kernel_tampered", source_sha256='"' + "0" * 64 + '"')
-        + _kernel("kernel_vanished", version='"6.1.1"', source_path='"pool/main/l/linux/linux-source-6.1_6.1.1-0_all.deb"'),
+        + _kernel("kernel_source")
+        + _kernel("kernel_unlocked", source_package='"linux-source-9.9"'),
     )
+    # Edited copies of the Debian lock: the kernel source tampered with, or vanished.
+    lock = json.loads((repo.root / "3rdparty/debian/debian.lock").read_text())
+    source = lock["packages"]["linux-source-6.1"]
+    tampered = json.loads(json.dumps(lock))
+    tampered["packages"]["linux-source-6.1"]["sha256"] = "0" * 64
+    repo.write("3rdparty/debian/tampered.lock", json.dumps(tampered, indent=2, sort_keys=True))
+    vanished = json.loads(json.dumps(lock))
+    vanished["packages"]["linux-source-6.1"]["filename"] = source["filename"].replace("6.1.176-1", "6.1.1-0")
+    vanished["packages"]["linux-source-6.1"]["sha256"] = "1" * 64
+    repo.write("3rdparty/debian/vanished.lock", json.dumps(vanished, indent=2, sort_keys=True))
     return repo
 
 
@@ -113,15 +114,32 @@ def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
     )
 
 
-@pytest.mark.parametrize("image, kernel", [("tampered", "kernel_tampered"), ("vanished", "kernel_vanished")])
-def test_kernel_source_download_failure_says_how_to_repin(repo: RepoCopy, image: str, kernel: str) -> None:
+@pytest.mark.parametrize(
+    "lockfile, expect",
+    [
+        ("tampered", "did not match the lock"),
+        ("vanished", "linux-source-6.1_6.1.1-0_all.deb has vanished from the archive (HTTP 404)"),
+    ],
+)
+def test_kernel_source_download_failure_says_how_to_relock(repo: RepoCopy, lockfile: str, expect: str) -> None:
     fails_with(
-        repo, "package", f"testprojects/bad:{image}",
+        repo, f"--debian-lock-lockfile=3rdparty/debian/{lockfile}.lock", "package", "testprojects/bad:locked_source",
         expect=[
-            f"Downloading the kernel source of testprojects/bad:{kernel} failed",
-            "apt-cache show linux-source-6.1",
-            "`source_path`",
-            "`source_sha256`",
+            "Fetching the Debian package linux-source-6.1",
+            "the kernel source of testprojects/bad:kernel_source (field `source_package`)",
+            expect,
+            "Re-lock with `pants generate-lockfiles --resolve=debian`",
+        ],
+    )
+
+
+def test_kernel_source_package_not_in_the_lock(repo: RepoCopy) -> None:
+    fails_with(
+        repo, "package", "testprojects/bad:unlocked",
+        expect=[
+            "the kernel source of testprojects/bad:kernel_unlocked (field `source_package`) needs the Debian package linux-source-9.9",
+            "`[debian-lock].packages`",
+            "pants generate-lockfiles --resolve=debian",
         ],
     )
 

@@ -1,12 +1,13 @@
 """unikernel_rules: build Linux unikernel VM images from monorepo targets with Pants."""
 
+from unikernel_rules.debian import rules as debian_rules
 from unikernel_rules.goals import package, run
 from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
 from unikernel_rules.qemu import rules as qemu_rules
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c
-from unikernel_rules.subsystems import zig
+from unikernel_rules.subsystems import debian_tools, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
@@ -30,5 +31,7 @@ def rules():
         *rootfs_rules.rules(),
         *c.rules(),
         *zig.rules(),
+        *debian_tools.rules(),
+        *debian_rules.rules(),
         *zig_cc.rules(),
     ]

@@ -274,44 +274,19 @@ class UnikernelImageTarget(Target):
 # ---------------------------------------------------------------------------------------------
 
 
-class KernelVersionField(StringField):
-    alias = "version"
-    required = True
-    help = "Upstream Linux version of the source, e.g. `6.1.176` (recorded in manifests)."
-
-
-class KernelSourcePathField(StringField):
-    alias = "source_path"
-    required = True
+class KernelSourcePackageField(StringField):
+    alias = "source_package"
+    default = "linux-source-6.1"
     help = softwrap(
         """
-        Path of the Debian `linux-source-X.Y` package inside the Debian archive, e.g.
-        `pool/main/l/linux/linux-source-6.1_6.1.176-1_all.deb`. The archive's base URL comes
-        from the `[debian].mirror` option (by default the first `deb` URI of the machine's apt
-        sources), so no mirror hostname is written into the repository.
+        The Debian `linux-source-X.Y` package that holds the kernel's source, as locked in the
+        Debian package lock (`3rdparty/debian/debian.lock`, see `[debian-lock]`). Its `.deb` is
+        downloaded from `[debian-archive].mirror` and checked against the lock's sha256 and size;
+        the kernel version (recorded in manifests) is the upstream part of its Debian version.
+        To use another kernel series, add its package to `[debian-lock].packages`, run
+        `pants generate-lockfiles --resolve=debian`, and name it here.
         """
     )
-
-
-class KernelSourceSha256Field(StringField):
-    alias = "source_sha256"
-    required = True
-    help = "sha256 of the `source_path` file (from the archive's `Packages` index: `SHA256:`)."
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
-        value = super().compute_value(raw_value, address)
-        if value is not None and not re.fullmatch(r"[0-9a-f]{64}", value):
-            raise InvalidFieldException(
-                f"The `{cls.alias}` field of {address} must be 64 lowercase hex digits, got {value!r}."
-            )
-        return value
-
-
-class KernelSourceSizeField(IntField):
-    alias = "source_size"
-    required = True
-    help = "Size in bytes of the `source_path` file (from the `Packages` index: `Size:`)."
 
 
 class KernelFragmentsField(MultipleSourcesField):
@@ -345,17 +320,15 @@ class UnikernelKernelTarget(Target):
     alias = "unikernel_kernel"
     core_fields = (
         *COMMON_TARGET_FIELDS,
-        KernelVersionField,
-        KernelSourcePathField,
-        KernelSourceSha256Field,
-        KernelSourceSizeField,
+        KernelSourcePackageField,
         KernelFragmentsField,
         KernelIncludeBuiltinFragmentsField,
     )
     help = softwrap(
         """
-        A minimal Linux kernel built from pinned source: `tinyconfig` plus the plugin's
-        fragments plus yours. The build is one cached process keyed by the source's sha256, the
+        A minimal Linux kernel built from locked source (Debian's `linux-source-X.Y`):
+        `tinyconfig` plus the plugin's fragments plus yours. The build is one cached process
+        keyed by the source's sha256, the
         merged config and the host toolchain's fingerprint; it is reproducible
         (KBUILD_BUILD_TIMESTAMP/USER/HOST/VERSION pinned).
         """

@@ -20,9 +20,7 @@ from pants.engine.fs import (
     Digest,
     DigestContents,
     DigestSubset,
-    DownloadFile,
     FileContent,
-    FileDigest,
     MergeDigests,
     PathGlobs,
     RemovePrefix,
@@ -40,14 +38,17 @@ from pants.engine.target import (
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
-from unikernel_rules.subsystems.unikernel import DebianArchiveSubsystem
+from unikernel_rules.debian.lock import closure, upstream_version
+from unikernel_rules.debian.rules import (
+    DebianDownloadRequest,
+    DebianLock,
+    DebianLockRequest,
+    DownloadedDeb,
+)
 from unikernel_rules.target_types import (
     KernelFragmentsField,
     KernelIncludeBuiltinFragmentsField,
-    KernelSourcePathField,
-    KernelSourceSha256Field,
-    KernelSourceSizeField,
-    KernelVersionField,
+    KernelSourcePackageField,
     UnikernelKernelTarget,
 )
 
@@ -72,12 +73,9 @@ REPRODUCIBLE_KBUILD_ENV = {
 
 @dataclass(frozen=True)
 class KernelFieldSet(FieldSet):
-    required_fields = (KernelSourcePathField, KernelSourceSha256Field, KernelSourceSizeField)
+    required_fields = (KernelSourcePackageField,)
 
-    version: KernelVersionField
-    source_path: KernelSourcePathField
-    source_sha256: KernelSourceSha256Field
-    source_size: KernelSourceSizeField
+    source_package: KernelSourcePackageField
     fragments: KernelFragmentsField
     builtin_fragments: KernelIncludeBuiltinFragmentsField
 
@@ -156,7 +154,6 @@ def _literal_paths(spec_path: str, globs) -> Tuple[str, ...]:
 @rule(desc="Build a Linux kernel", level=LogLevel.DEBUG)
 async def build_kernel(
     request: KernelRequest,
-    debian: DebianArchiveSubsystem,
     bash: BashBinary,
     toolchain: KernelToolchain,
 ) -> BuiltKernel:
@@ -165,7 +162,7 @@ async def build_kernel(
         WrappedTargetRequest(request.address, description_of_origin=f"the `kernel` of {request.requester}"),
     )
     target = wrapped.target
-    if not target.has_field(KernelSourcePathField):
+    if not target.has_field(KernelSourcePackageField):
         raise InvalidFieldException(
             softwrap(
                 f"""
@@ -177,41 +174,14 @@ async def build_kernel(
             )
         )
     fs = KernelFieldSet.create(target)
-    version = fs.version.value
-    mirror = debian.mirror_url()
-    if not mirror:
-        raise KernelBuildError(
-            softwrap(
-                f"""
-                No Debian archive is configured to download the kernel source of {fs.address}:
-                `[debian-archive].mirror` is empty and no `deb` line was found in this machine's
-                apt sources. Set `[debian-archive] mirror = "<base URL of a Debian archive>"`
-                in pants.toml.
-                """
-            )
-        )
-    url = f"{mirror}/{fs.source_path.value}"
-    try:
-        source = await Get(
-            Digest,
-            DownloadFile(url, FileDigest(fs.source_sha256.value, fs.source_size.value)),
-        )
-    except Exception as e:  # The engine raises a generic error for HTTP and digest failures.
-        raise KernelBuildError(
-            softwrap(
-                f"""
-                Downloading the kernel source of {fs.address} failed: {url} did not give
-                {fs.source_size.value} bytes with sha256 {fs.source_sha256.value}. The file may
-                have vanished from the archive (Debian removes superseded versions) or changed.
-                To re-pin, find the current `linux-source-X.Y` in the archive's Packages index
-                (on Debian: `apt-get update && apt-cache show linux-source-{'.'.join(version.split('.')[:2])}`)
-                and copy its `Filename`, `SHA256` and `Size` into the `source_path`,
-                `source_sha256` and `source_size` fields of {fs.address} (and `version`).
-                """
-            )
-            + f"\n\nUnderlying error: {e}"
-        ) from e
-    source_name = os.path.basename(fs.source_path.value)
+    # The source is one locked Debian package (not its closure: the kernel builds with host tools).
+    origin = f"the kernel source of {fs.address} (field `source_package`)"
+    lock = await Get(DebianLock, DebianLockRequest())
+    package = lock.get(fs.source_package.value) or closure(lock, [fs.source_package.value], origin)[0]
+    deb = await Get(DownloadedDeb, DebianDownloadRequest(package, origin))
+    source = deb.digest
+    source_name = deb.path
+    version = upstream_version(package.version)
 
     # Fragments: the plugin's first, then the user's in the order they are listed.
     fragment_contents = [
