@@ -5,9 +5,10 @@ from unikernel_rules.goals import package, run
 from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
 from unikernel_rules.qemu import rules as qemu_rules
+from unikernel_rules.rootfs import layer_rules
 from unikernel_rules.rootfs import rules as rootfs_rules
-from unikernel_rules.runtimes import c
-from unikernel_rules.subsystems import debian_tools, zig
+from unikernel_rules.runtimes import c, python
+from unikernel_rules.subsystems import debian_tools, python_runtime, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
@@ -29,7 +30,10 @@ def rules():
         *kernel_rules.rules(),
         *qemu_rules.rules(),
         *rootfs_rules.rules(),
+        *layer_rules.rules(),
         *c.rules(),
+        *python.rules(),
+        *python_runtime.rules(),
         *zig.rules(),
         *debian_tools.rules(),
         *debian_rules.rules(),

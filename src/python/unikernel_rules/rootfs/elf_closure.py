@@ -182,6 +182,7 @@ def main(argv: List[str]) -> int:
     added = sorted(p for p in result.paths if p not in present)
     for rel in added:
         copy_into(spec["tree"], spec["out"], rel)
+    os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)
     with open(spec["report"], "w") as f:
         json.dump({"added": added, "missing": result.missing}, f, indent=1, sort_keys=True)
     if result.missing:

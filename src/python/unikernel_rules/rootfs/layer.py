@@ -13,7 +13,8 @@ SPEC keys:
   keep:     tree-relative path prefixes to keep ("usr/lib/python3.11/", ...)
   drop:     fnmatch patterns (tree-relative) removed from what `keep` selected
   compile:  (Python) tree-relative directories whose `.py` files get `.pyc` (unchecked-hash),
-            compiled by `program`
+            compiled by `program`, started with `program_argv` (its copy in `out`, through the
+            layer's own dynamic loader: see debian.rules.debian_binary_argv)
 
 Steps: select `keep` minus `drop`; add the shared libraries the kept ELF files need (read from
 `DT_NEEDED`, looked up only in `tree`; a library found nowhere is an error naming it and who
@@ -33,8 +34,6 @@ from typing import Dict, Iterable, List
 
 import elf_closure  # shipped beside this script in the sandbox
 
-LOADER = "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
-LIBRARY_PATH = ("lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu")
 
 COMPILE_SNIPPET = r"""
 import compileall, py_compile, sys
@@ -73,16 +72,7 @@ def select(paths: Iterable[str], keep: Iterable[str], drop: Iterable[str]) -> Li
     ]
 
 
-def loader_argv(root: str, program: str) -> List[str]:
-    return [
-        os.path.join(root, LOADER),
-        "--library-path",
-        ":".join(os.path.join(root, d) for d in LIBRARY_PATH),
-        os.path.join(root, program),
-    ]
-
-
-def compile_pyc(out: str, python: str, dirs: List[str]) -> None:
+def compile_pyc(out: str, program_argv: List[str], dirs: List[str]) -> None:
     out_abs = os.path.abspath(out)
     env = {
         "PYTHONHOME": os.path.join(out_abs, "usr"),
@@ -95,7 +85,7 @@ def compile_pyc(out: str, python: str, dirs: List[str]) -> None:
     }
     # No -E/-I: PYTHONHASHSEED=0 must apply (set and frozenset constants are written in hash
     # order), and the environment is exactly `env` anyway.
-    argv = loader_argv(out_abs, python) + ["-s", "-S", "-c", COMPILE_SNIPPET, out_abs, *dirs]
+    argv = [*program_argv, "-s", "-S", "-c", COMPILE_SNIPPET, out_abs, *dirs]
     proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         raise LayerError(
@@ -126,7 +116,7 @@ def build(spec: Dict) -> Dict:
     for rel in sorted(libs.paths):
         elf_closure.copy_into(tree, out, rel)
     if spec.get("compile"):
-        compile_pyc(out, program, spec["compile"])
+        compile_pyc(out, spec["program_argv"], spec["compile"])
     files = walk(out)
     size = sum(os.lstat(os.path.join(out, p)).st_size for p in files)
     report = {
@@ -135,6 +125,7 @@ def build(spec: Dict) -> Dict:
         "libraries": sorted(p for p in libs.paths if not os.path.islink(os.path.join(tree, p))),
     }
     if spec.get("report"):
+        os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)
         with open(spec["report"], "w") as f:
             json.dump(report, f, indent=1, sort_keys=True)
     return report

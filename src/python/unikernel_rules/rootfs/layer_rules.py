@@ -25,7 +25,12 @@ from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, LockedDebianPackage
+from unikernel_rules.debian.rules import (
+    DebianPackagesRequest,
+    DebianTree,
+    LockedDebianPackage,
+    debian_binary_argv,
+)
 from unikernel_rules.subsystems.debian_tools import DebianTools
 
 
@@ -109,6 +114,7 @@ async def build_runtime_layer(request: RuntimeLayerRequest, tools: DebianTools) 
         "out": "out",
         "report": "report/layer.json",
         "program": request.program,
+        "program_argv": list(debian_binary_argv("out", request.program)),
         "keep": list(request.keep),
         "drop": list(request.drop),
         "compile": list(request.compile),

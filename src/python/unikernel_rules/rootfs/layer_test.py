@@ -20,10 +20,3 @@ def test_select_keeps_prefixes_and_drops_patterns() -> None:
         "usr/lib/python3.11/os.py",
         "usr/lib/python3.11/lib-dynload/_ssl.so",
     ]
-
-
-def test_loader_argv_uses_the_layer_loader() -> None:
-    argv = layer.loader_argv("rt", "usr/bin/python3.11")
-    assert argv[0] == "rt/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
-    assert argv[1:3] == ["--library-path", "rt/lib/x86_64-linux-gnu:rt/usr/lib/x86_64-linux-gnu"]
-    assert argv[-1] == "rt/usr/bin/python3.11"

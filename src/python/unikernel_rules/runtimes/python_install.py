@@ -156,6 +156,7 @@ def main(argv: list) -> int:
         "native_extensions": native_extensions(venv_dir, out),
         "distributions": sorted(info.get("distributions", {})),
     }
+    os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)
     with open(spec["report"], "w") as f:
         json.dump(report, f, indent=1, sort_keys=True)
     return 0

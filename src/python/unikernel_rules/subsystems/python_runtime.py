@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pants.engine.rules import collect_rules
 from pants.option.option_types import StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
@@ -98,3 +99,7 @@ class PythonRuntimeSubsystem(Subsystem):
         help="Directories compiled to unchecked-hash `.pyc` at build time.",
         advanced=True,
     )
+
+
+def rules():
+    return collect_rules()
