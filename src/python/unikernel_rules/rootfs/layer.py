@@ -32,7 +32,10 @@ import subprocess
 import sys
 from typing import Dict, Iterable, List
 
-import elf_closure  # shipped beside this script in the sandbox
+try:
+    from unikernel_rules.rootfs import elf_closure
+except ImportError:  # in the sandbox, shipped beside this script
+    import elf_closure  # type: ignore[no-redef]  # pants: no-infer-dep
 
 
 COMPILE_SNIPPET = r"""
