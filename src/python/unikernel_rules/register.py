@@ -4,6 +4,7 @@ from unikernel_rules.goals import package, run
 from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
 from unikernel_rules.qemu import rules as qemu_rules
+from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c
 from unikernel_rules.subsystems import zig
@@ -28,6 +29,7 @@ def rules():
         *kernel_rules.rules(),
         *qemu_rules.rules(),
         *rootfs_rules.rules(),
+        *rootfs_image.rules(),
         *c.rules(),
         *zig.rules(),
         *zig_cc.rules(),
