@@ -31,7 +31,7 @@ import subprocess
 import sys
 from typing import List, Sequence
 
-DEFAULT_COMPRESSION = "lz4"
+DEFAULT_COMPRESSION = "lz4"  # the kernel's `disk` fragment enables only squashfs's lz4
 DEFAULT_BLOCK_SIZE = 128 * 1024
 
 # Compressor options: favour decompression speed in the guest (see docs/how-it-works.md).
