@@ -80,3 +80,10 @@ def test_c_runtime_keeps_the_initramfs(repo: RepoCopy) -> None:
     assert not (bundle / "rootfs.img").exists()
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["root"] == {"kind": "initramfs"}
+    # Without a disk root the kernel has no `disk` fragment (it would cost 2 MiB of floor).
+    assert manifest["kernel"]["fragments"] == ["builtin:base", "builtin:virtio", "builtin:net"]
+
+
+def test_disk_root_kernel_has_the_disk_fragment(bundle) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["kernel"]["fragments"][-1] == "builtin:disk"

@@ -347,16 +347,17 @@ class KernelFragmentsField(MultipleSourcesField):
 
 class KernelIncludeBuiltinFragmentsField(StringSequenceField):
     alias = "builtin_fragments"
-    default = ("base", "virtio", "net", "disk")
+    default = ("base", "virtio", "net")
     valid_choices = ("base", "virtio", "net", "disk")
     help = softwrap(
         """
         Which of the plugin's fragments to apply: `base` (64-bit, serial console, initramfs,
         devtmpfs, proc/sys/tmpfs, futex/epoll/eventfd/timerfd/signalfd, PVH boot), `virtio`
         (virtio-pci, virtio-mmio, virtio-blk, virtio-rng) and `net` (unix and IPv4 sockets,
-        virtio-net, kernel IP autoconfiguration) and `disk` (a squashfs root on virtio-blk under
-        an overlayfs with a tmpfs upper, plus the file locking, madvise and rseq syscalls that
-        glibc runtimes use).
+        virtio-net, kernel IP autoconfiguration). `disk` (squashfs and overlayfs for a disk root,
+        plus the file locking, madvise and rseq syscalls that glibc runtimes use) is added
+        automatically for images with a disk root (`root="disk"`, or a runtime that asks for
+        one); list it here to put it in every image's kernel.
         """
     )
 

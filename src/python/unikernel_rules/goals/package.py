@@ -62,11 +62,13 @@ logger = logging.getLogger(__name__)
 MANIFEST_SCHEMA = 1
 # RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
 KERNEL_MEMORY_BASE_MIB = 16
-# With a disk root, the kernel also needs squashfs's caches, the overlay and the page cache for
-# the files the app touches (reclaimable, so not the image's size). Measured: the C example on a
-# disk root boots at @DISK_FLOOR@ MiB (docs/benchmarks.md); a few MiB of margin for the app's
-# working set. Runtimes with big working sets ask for more `memory` themselves.
-DISK_ROOT_MEMORY_BASE_MIB = 24
+# With a disk root the initramfs is tiny, but the kernel is bigger (the `disk` fragment's code
+# pushes its text past a 2 MiB alignment boundary: +2 MiB), and squashfs's block caches, the
+# overlay and the page cache of the files the app reads need RAM. Measured: a C app on a disk
+# root boots at 18 MiB, and so does one that reads a whole 40 MB CPython stdlib from the disk
+# (the page cache is reclaimable, so the floor does not grow with the image); 2 MiB of margin.
+# Runtimes with big working sets (CPython, the JVM heap) need more `memory` for themselves.
+DISK_ROOT_MEMORY_BASE_MIB = 20
 # The launcher attaches rootfs.img as the only virtio-blk disk: the guest sees /dev/vda.
 ROOTDISK_DEVICE = "/dev/vda"
 # QEMU user networking: the guest is 10.0.2.15 behind a gateway at 10.0.2.2, DNS at 10.0.2.3.
@@ -188,11 +190,22 @@ async def assemble_unikernel_image(
         description_of_origin=f"the `kernel` field of {address}",
     )
     kernel_address = await Get(Address, AddressInput, kernel_input)
-    app, kernel, init = await MultiGet(
-        Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
-        Get(BuiltKernel, KernelRequest(kernel_address, address)),
-        Get(BuiltInit),
-    )
+    # The kernel depends on the root kind (a disk root adds the `disk` fragment). Build it in
+    # parallel with the app when the image says which root; else ask the runtime first.
+    if (field_set.root.value or "auto") == "auto":
+        app = await Get(UnikernelApp, UnikernelAppFieldSet, apps[0])
+        root_kind = root_kind_of(address, field_set, app)
+        kernel, init = await MultiGet(
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=root_kind == "disk")),
+            Get(BuiltInit),
+        )
+    else:
+        root_kind = field_set.root.value
+        app, kernel, init = await MultiGet(
+            Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=root_kind == "disk")),
+            Get(BuiltInit),
+        )
 
     # Extra files: `files` keep their repository path, `resources` their source-root-relative one.
     file_sources, resource_sources = await MultiGet(
@@ -218,7 +231,6 @@ async def assemble_unikernel_image(
     extra = await Get(Digest, AddPrefix(extra, APP_DIR))
     app_files = await Get(Digest, MergeDigests([app.digest, extra]))
 
-    root_kind = root_kind_of(address, field_set, app)
     rootdisk: Optional[RootfsImage] = None
     if root_kind == "disk":
         # The app's files go on a squashfs disk; the initramfs keeps only init + init.conf.
@@ -264,7 +276,12 @@ async def assemble_unikernel_image(
         "schema": MANIFEST_SCHEMA,
         "target": str(address),
         "runtime": app.runtime,
-        "kernel": {"target": str(kernel.address), "version": kernel.version, "release": kernel.release},
+        "kernel": {
+            "target": str(kernel.address),
+            "version": kernel.version,
+            "release": kernel.release,
+            "fragments": list(kernel.fragments),
+        },
         "kernel_version": kernel.version,
         "memory_mib": memory_mib,
         "memory_needed_mib": initrd.memory_needed_mib,
