@@ -243,7 +243,9 @@ class UnikernelRootField(StringField):
         image, `rootfs.img` in the bundle, attached as virtio-blk and read lazily; init lays a
         RAM-backed overlay (tmpfs) on top, so the app can still write anywhere, as in a
         container, and the initrd keeps only init and its config (best for big runtimes:
-        CPython, a JRE). `auto`: what the app's runtime prefers (the C runtime: `initramfs`).
+        CPython, a JRE); the image's kernel then also gets the builtin `disk` fragment
+        (squashfs, overlayfs). `auto`: what the app's runtime prefers (the C runtime:
+        `initramfs`).
         """
     )
 
