@@ -74,6 +74,15 @@ def test_missing_disk_gives_inits_message(bundle, tmp_path) -> None:
     assert "pants run" in result.output
 
 
+def test_wrong_disk_gives_inits_message(bundle, tmp_path) -> None:
+    copy = tmp_path / "wrong-disk"
+    shutil.copytree(bundle, copy)
+    (copy / "rootfs.img").write_bytes(b"\0" * 65536)  # attached, but not a squashfs
+    result = launcher.boot(str(copy), accel="tcg", timeout=120, quiet=True, no_ports=True)
+    assert result.app_exit == 125, result.output
+    assert "cannot mount the disk root /dev/vda as squashfs" in result.output
+
+
 def test_c_runtime_keeps_the_initramfs(repo: RepoCopy) -> None:
     repo.run("package", "testprojects/c/hello_http:image").assert_success()
     bundle = repo.bundle("testprojects.c.hello_http/image")
