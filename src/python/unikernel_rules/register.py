@@ -6,6 +6,7 @@ from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
 from unikernel_rules.qemu import rules as qemu_rules
 from unikernel_rules.rootfs import layer_rules
+from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, python
 from unikernel_rules.subsystems import debian_tools, python_runtime, zig
@@ -31,6 +32,7 @@ def rules():
         *qemu_rules.rules(),
         *rootfs_rules.rules(),
         *layer_rules.rules(),
+        *rootfs_image.rules(),
         *c.rules(),
         *python.rules(),
         *python_runtime.rules(),

@@ -232,6 +232,24 @@ class UnikernelInitrdCompressionField(StringField):
     )
 
 
+class UnikernelRootField(StringField):
+    alias = "root"
+    default = "auto"
+    valid_choices = ("auto", "initramfs", "disk")
+    help = softwrap(
+        """
+        Where the app's files live in the guest. `initramfs`: in the initrd, unpacked into RAM
+        at boot (best for small static apps). `disk`: on a read-only compressed squashfs disk
+        image, `rootfs.img` in the bundle, attached as virtio-blk and read lazily; init lays a
+        RAM-backed overlay (tmpfs) on top, so the app can still write anywhere, as in a
+        container, and the initrd keeps only init and its config (best for big runtimes:
+        CPython, a JRE); the image's kernel then also gets the builtin `disk` fragment
+        (squashfs, overlayfs). `auto`: what the app's runtime prefers (the C runtime:
+        `initramfs`).
+        """
+    )
+
+
 class UnikernelOutputPathField(OutputPathField):
     help = softwrap(
         """
@@ -256,6 +274,7 @@ class UnikernelImageTarget(Target):
         UnikernelPortsField,
         UnikernelKernelArgsField,
         UnikernelInitrdCompressionField,
+        UnikernelRootField,
         UnikernelOutputPathField,
     )
     help = softwrap(
@@ -263,7 +282,8 @@ class UnikernelImageTarget(Target):
         A bootable VM image: one app (plus files), a minimal Linux kernel and a tiny PID 1.
 
         `pants package` writes a direct-boot bundle directory holding `kernel` (bzImage),
-        `initrd` (newc cpio), `cmdline` and `manifest.json`; `pants run` boots it with QEMU,
+        `initrd` (newc cpio), `cmdline` and `manifest.json` (plus `rootfs.img` with a disk
+        root, see `root`); `pants run` boots it with QEMU,
         with the serial console on the terminal, and exits with the app's exit status.
         """
     )
@@ -305,13 +325,16 @@ class KernelFragmentsField(MultipleSourcesField):
 class KernelIncludeBuiltinFragmentsField(StringSequenceField):
     alias = "builtin_fragments"
     default = ("base", "virtio", "net")
-    valid_choices = ("base", "virtio", "net")
+    valid_choices = ("base", "virtio", "net", "disk")
     help = softwrap(
         """
         Which of the plugin's fragments to apply: `base` (64-bit, serial console, initramfs,
         devtmpfs, proc/sys/tmpfs, futex/epoll/eventfd/timerfd/signalfd, PVH boot), `virtio`
         (virtio-pci, virtio-mmio, virtio-blk, virtio-rng) and `net` (unix and IPv4 sockets,
-        virtio-net, kernel IP autoconfiguration).
+        virtio-net, kernel IP autoconfiguration). `disk` (squashfs and overlayfs for a disk root,
+        plus the file locking, madvise and rseq syscalls that glibc runtimes use) is added
+        automatically for images with a disk root (`root="disk"`, or a runtime that asks for
+        one); list it here to put it in every image's kernel.
         """
     )
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior
@@ -18,8 +17,9 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
-    DigestContents,
+    DigestEntries,
     FileContent,
+    FileEntry,
     MergeDigests,
     Snapshot,
 )
@@ -37,6 +37,7 @@ from pants.util.strutil import softwrap
 
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
+from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
 from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
 from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.unikernel import UnikernelSubsystem
@@ -53,6 +54,7 @@ from unikernel_rules.target_types import (
     UnikernelMemoryField,
     UnikernelOutputPathField,
     UnikernelPortsField,
+    UnikernelRootField,
 )
 
 logger = logging.getLogger(__name__)
@@ -60,6 +62,15 @@ logger = logging.getLogger(__name__)
 MANIFEST_SCHEMA = 1
 # RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
 KERNEL_MEMORY_BASE_MIB = 16
+# With a disk root the initramfs is tiny, but the kernel is bigger (the `disk` fragment's code
+# pushes its text past a 2 MiB alignment boundary: +2 MiB), and squashfs's block caches, the
+# overlay and the page cache of the files the app reads need RAM. Measured: a C app on a disk
+# root boots at 18 MiB, and so does one that reads a whole 40 MB CPython stdlib from the disk
+# (the page cache is reclaimable, so the floor does not grow with the image); 2 MiB of margin.
+# Runtimes with big working sets (CPython, the JVM heap) need more `memory` for themselves.
+DISK_ROOT_MEMORY_BASE_MIB = 20
+# The launcher attaches rootfs.img as the only virtio-blk disk: the guest sees /dev/vda.
+ROOTDISK_DEVICE = "/dev/vda"
 # QEMU user networking: the guest is 10.0.2.15 behind a gateway at 10.0.2.2, DNS at 10.0.2.3.
 GUEST_NET = "net static 10.0.2.15 255.255.255.0 10.0.2.2"
 
@@ -79,6 +90,7 @@ class UnikernelImageFieldSet(PackageFieldSet, RunFieldSet):
     ports: UnikernelPortsField
     kernel_args: UnikernelKernelArgsField
     initrd_compression: UnikernelInitrdCompressionField
+    root: UnikernelRootField
     output_path: UnikernelOutputPathField
 
 
@@ -105,7 +117,10 @@ def _check_line(value: str, field: str, address: Address) -> str:
 
 
 def render_init_conf(
-    address: Address, app: UnikernelApp, field_set: UnikernelImageFieldSet
+    address: Address,
+    app: UnikernelApp,
+    field_set: UnikernelImageFieldSet,
+    rootdisk: Optional[RootfsImage] = None,
 ) -> str:
     command = list(field_set.command.value or app.command)
     if not command:
@@ -128,7 +143,22 @@ def render_init_conf(
         *(f"env {_check_line(k, 'env', address)}={_check_line(v, 'env', address)}" for k, v in sorted(env.items())),
         GUEST_NET,
     ]
+    if rootdisk is not None:
+        lines.append(f"rootdisk {ROOTDISK_DEVICE} {rootdisk.fstype}")
     return "\n".join(lines) + "\n"
+
+
+def root_kind_of(address: Address, field_set: UnikernelImageFieldSet, app: UnikernelApp) -> str:
+    """The image's `root` field, or the runtime's choice when it is `auto`."""
+    kind = field_set.root.value or "auto"
+    if kind == "auto":
+        kind = app.root
+    if kind not in ("initramfs", "disk"):
+        raise InvalidFieldException(
+            f"The {app.runtime} runtime asked for the root {kind!r} for {address}; expected "
+            "`initramfs` or `disk` (a bug in that runtime: set `root` on the image to override)."
+        )
+    return kind
 
 
 @rule(desc="Assemble a unikernel image", level=LogLevel.DEBUG)
@@ -160,11 +190,22 @@ async def assemble_unikernel_image(
         description_of_origin=f"the `kernel` field of {address}",
     )
     kernel_address = await Get(Address, AddressInput, kernel_input)
-    app, kernel, init = await MultiGet(
-        Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
-        Get(BuiltKernel, KernelRequest(kernel_address, address)),
-        Get(BuiltInit),
-    )
+    # The kernel depends on the root kind (a disk root adds the `disk` fragment). Build it in
+    # parallel with the app when the image says which root; else ask the runtime first.
+    if (field_set.root.value or "auto") == "auto":
+        app = await Get(UnikernelApp, UnikernelAppFieldSet, apps[0])
+        root_kind = root_kind_of(address, field_set, app)
+        kernel, init = await MultiGet(
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=root_kind == "disk")),
+            Get(BuiltInit),
+        )
+    else:
+        root_kind = field_set.root.value
+        app, kernel, init = await MultiGet(
+            Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=root_kind == "disk")),
+            Get(BuiltInit),
+        )
 
     # Extra files: `files` keep their repository path, `resources` their source-root-relative one.
     file_sources, resource_sources = await MultiGet(
@@ -188,35 +229,59 @@ async def assemble_unikernel_image(
         MergeDigests([file_sources.snapshot.digest, resource_sources.snapshot.digest]),
     )
     extra = await Get(Digest, AddPrefix(extra, APP_DIR))
+    app_files = await Get(Digest, MergeDigests([app.digest, extra]))
+
+    rootdisk: Optional[RootfsImage] = None
+    if root_kind == "disk":
+        # The app's files go on a squashfs disk; the initramfs keeps only init + init.conf.
+        rootdisk = await Get(
+            RootfsImage,
+            RootfsImageRequest(app_files, description=f"Building the root filesystem image of {address}"),
+        )
     conf = await Get(
         Digest,
-        CreateDigest([FileContent(INIT_CONF, render_init_conf(address, app, field_set).encode())]),
+        CreateDigest(
+            [FileContent(INIT_CONF, render_init_conf(address, app, field_set, rootdisk).encode())]
+        ),
     )
-    rootfs = await Get(Digest, MergeDigests([init.digest, app.digest, extra, conf]))
+    initrd_files = [init.digest, conf] if rootdisk else [init.digest, app_files, conf]
+    rootfs = await Get(Digest, MergeDigests(initrd_files))
     initrd = await Get(
         Initrd,
         InitrdRequest(
             rootfs=rootfs,
             compression=field_set.initrd_compression.value or "gzip",
-            memory_base_mib=KERNEL_MEMORY_BASE_MIB,
+            memory_base_mib=DISK_ROOT_MEMORY_BASE_MIB if rootdisk else KERNEL_MEMORY_BASE_MIB,
             description=f"Packing the initramfs of {address}",
         ),
     )
 
     cmdline = " ".join([*unikernel.kernel_cmdline, *(field_set.kernel_args.value or ())])
     cmdline_digest = await Get(Digest, CreateDigest([FileContent("cmdline", (cmdline + "\n").encode())]))
-    kernel_initrd = await Get(Digest, MergeDigests([kernel.kernel, initrd.digest, cmdline_digest]))
-    contents = await Get(DigestContents, Digest, kernel_initrd)
+    kernel_initrd = await Get(
+        Digest,
+        MergeDigests(
+            [kernel.kernel, initrd.digest, cmdline_digest, *([rootdisk.digest] if rootdisk else [])]
+        ),
+    )
+    entries = await Get(DigestEntries, Digest, kernel_initrd)
+    # A file digest's fingerprint is the sha256 of its bytes: no need to read big images.
     files = {
-        fc.path: {"size": len(fc.content), "sha256": hashlib.sha256(fc.content).hexdigest()}
-        for fc in sorted(contents, key=lambda fc: fc.path)
+        e.path: {"size": e.file_digest.serialized_bytes_length, "sha256": e.file_digest.fingerprint}
+        for e in sorted(entries, key=lambda e: e.path)
+        if isinstance(e, FileEntry)
     }
     memory_mib = field_set.memory.mib(address)
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "target": str(address),
         "runtime": app.runtime,
-        "kernel": {"target": str(kernel.address), "version": kernel.version, "release": kernel.release},
+        "kernel": {
+            "target": str(kernel.address),
+            "version": kernel.version,
+            "release": kernel.release,
+            "fragments": list(kernel.fragments),
+        },
         "kernel_version": kernel.version,
         "memory_mib": memory_mib,
         "memory_needed_mib": initrd.memory_needed_mib,
@@ -228,6 +293,20 @@ async def assemble_unikernel_image(
             "entries": initrd.entries,
             "unpacked_bytes": initrd.unpacked_bytes,
         },
+        "root": (
+            {
+                "kind": "disk",
+                "image": ROOTFS_IMAGE,
+                "device": ROOTDISK_DEVICE,
+                "fstype": rootdisk.fstype,
+                "compression": rootdisk.compression,
+                "files": rootdisk.files,
+                "unpacked_bytes": rootdisk.unpacked_bytes,
+                "overlay": "tmpfs",
+            }
+            if rootdisk
+            else {"kind": "initramfs"}
+        ),
         "files": files,
         "total_bytes": sum(f["size"] for f in files.values()),
     }
@@ -237,7 +316,8 @@ async def assemble_unikernel_image(
                 f"""
                 {address}: `memory` is {memory_mib} MiB but the image probably needs about
                 {initrd.memory_needed_mib} MiB ({initrd.unpacked_bytes} bytes of files in RAM
-                plus the kernel). If it fails to boot, raise `memory`.
+                plus the kernel{' and the disk root' if rootdisk else ''}). If it fails to boot,
+                raise `memory`.
                 """
             )
         )

@@ -9,16 +9,19 @@
  *   2. reads /.uk/init.conf (see parse_config() for the format),
  *   3. checks /.uk/complete exists (if not, the kernel ran out of memory
  *      while unpacking the initramfs and files are missing),
- *   4. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0),
- *   5. runs the application as its child, forwarding signals to it and
+ *   4. if init.conf has a "rootdisk" line: mounts that disk read-only, a
+ *      tmpfs for a writable upper layer and an overlay of the two, and makes
+ *      the overlay the root (see switch_to_disk_root()),
+ *   5. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0),
+ *   6. runs the application as its child, forwarding signals to it and
  *      reaping every zombie,
- *   6. when the application exits, kills what is left, syncs, prints
+ *   7. when the application exits, kills what is left, syncs, prints
  *      "UNIKERNEL_EXIT=<status>" and powers off, preferably through QEMU's
  *      isa-debug-exit device so the host sees the status in QEMU's exit code.
  *
  * Status codes reported besides the app's own: 128+N if the app was killed
  * by signal N, 127 if it could not be executed, 125 if init itself failed
- * (bad or missing config, incomplete initramfs, ...).
+ * (bad or missing config, incomplete initramfs, disk root missing, ...).
  *
  * PID 1 must never exit (the kernel would panic), so every path ends in
  * power_off().  Everything lives in static buffers; nothing is malloc'ed.
@@ -163,6 +166,8 @@ static struct {
     int net_static;           /* "net static ..." seen */
     struct in_addr ip, netmask, gateway;
     const char *dns;          /* "dns", or NULL */
+    char *rootdisk;           /* "rootdisk <device> <fstype>": device, or NULL */
+    char *rootdisk_fstype;
 } conf;
 
 static char conf_buf[CONF_MAX + 1];
@@ -219,10 +224,36 @@ static int parse_net(char *value)
     return 0;
 }
 
+/* Parse "<device> <fstype>" (e.g. "/dev/vda squashfs").  Returns 0 if valid. */
+static int parse_rootdisk(char *value)
+{
+    char *save = NULL;
+    char *device = strtok_r(value, " \t", &save);
+    char *fstype = strtok_r(NULL, " \t", &save);
+    if (!device || !fstype || device[0] != '/' || strtok_r(NULL, " \t", &save))
+        return -1;
+    conf.rootdisk = device;
+    conf.rootdisk_fstype = fstype;
+    return 0;
+}
+
 /*
  * One directive per line: "<key> <value>", the value running to the end of
  * the line (spaces included, no escaping).  Empty lines and lines starting
  * with '#' are ignored.  The buffer is split in place: values point into it.
+ * Keys:
+ *   target <address>             the image target, for messages
+ *   memory_needed_mib <n>        the build's memory estimate, for messages
+ *   workdir <absolute path>      the app's working directory (created)
+ *   arg <word>                   one argv entry, in order; the first is the
+ *                                program's absolute path
+ *   env <KEY=VALUE>              one environment variable
+ *   net static <ip> <mask> <gw>  configure eth0 (or "net none")
+ *   dns <ip>                     nameserver for /etc/resolv.conf
+ *   rootdisk <device> <fstype>   e.g. "rootdisk /dev/vda squashfs": the app's
+ *                                files are on that read-only disk; init
+ *                                mounts it under a tmpfs-backed overlay and
+ *                                switches root to it before anything else
  * Returns 0, or -1 after printing a message.
  */
 static int parse_config(void)
@@ -274,6 +305,12 @@ static int parse_config(void)
             if (parse_net(value) != 0)
                 msg("%s:%d: expected \"net static <ip> <netmask> <gateway>\" "
                     "or \"net none\", ignoring", CONF_PATH, lineno);
+        } else if (strcmp(line, "rootdisk") == 0) {
+            if (parse_rootdisk(value) != 0) {
+                msg("%s:%d: expected \"rootdisk <device> <fstype>\", e.g. "
+                    "\"rootdisk /dev/vda squashfs\"", CONF_PATH, lineno);
+                return -1;
+            }
         } else if (strcmp(line, "dns") == 0) {
             struct in_addr tmp;
             if (inet_pton(AF_INET, value, &tmp) != 1)
@@ -475,6 +512,103 @@ static void setup_network(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Disk root: read-only disk + tmpfs upper layer -> overlay -> new root     */
+
+#define DISK_LOWER "/.uk/lower" /* the read-only disk */
+#define DISK_RW "/.uk/rw"       /* tmpfs holding the overlay's upper and work dirs */
+#define DISK_ROOT "/.uk/root"   /* the overlay: the new root */
+
+__attribute__((noreturn)) static void disk_root_failed(void)
+{
+    msg("cannot start %s from its disk root; stopping.",
+        conf.target ? conf.target : "the image");
+    power_off(STATUS_INIT_FAILED);
+}
+
+/* Wait briefly for the disk's device node (devtmpfs creates it when the
+ * driver probes the disk, normally before init runs).  Returns 0 if found. */
+static int wait_for_block_device(const char *path)
+{
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    struct stat st;
+    for (int i = 0; i < 20; i++) {
+        if (stat(path, &st) == 0) {
+            if (S_ISBLK(st.st_mode))
+                return 0;
+            errno = ENOTBLK;
+            return -1;
+        }
+        if (errno != ENOENT)
+            return -1;
+        nanosleep(&tick, NULL);
+    }
+    return -1;
+}
+
+/*
+ * Like a container: the app's files come read-only from the disk (a
+ * compressed squashfs, read lazily through the page cache, so its size costs
+ * no RAM up front), and every write goes to a RAM-backed tmpfs layered on
+ * top by overlayfs, so the app can write anywhere.  Then the overlay becomes
+ * "/" the way busybox's switch_root does it: MS_MOVE onto / and chroot.  The
+ * initramfs (init + init.conf, a few KB) stays underneath, unreachable.
+ */
+static void switch_to_disk_root(void)
+{
+    const char *dev = conf.rootdisk, *fstype = conf.rootdisk_fstype;
+
+    mkdir("/dev", 0755);
+    if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") != 0 && errno != EBUSY)
+        msg("cannot mount devtmpfs on /dev: %s", strerror(errno));
+    if (wait_for_block_device(dev) != 0) {
+        msg("the image's rootfs.img was not attached: boot with `pants run` or attach it "
+            "as a virtio-blk disk (QEMU: -drive file=rootfs.img,if=none,id=root,format=raw,"
+            "readonly=on -device virtio-blk-pci,drive=root); %s: %s", dev, strerror(errno));
+        disk_root_failed();
+    }
+    if (mkdir_p(DISK_LOWER, 0755) != 0 || mkdir_p(DISK_RW, 0755) != 0 ||
+        mkdir_p(DISK_ROOT, 0755) != 0) {
+        msg("cannot create the disk root's mount points under /.uk: %s", strerror(errno));
+        disk_root_failed();
+    }
+    if (mount(dev, DISK_LOWER, fstype, MS_RDONLY | MS_NODEV, NULL) != 0) {
+        int err = errno;
+        if (err == ENODEV)
+            msg("cannot mount the disk root %s: this kernel has no %s support "
+                "(the `disk` kernel fragment provides it)", dev, fstype);
+        else if (err == ENXIO || err == ENOMEDIUM)
+            msg("the image's rootfs.img was not attached: %s has no medium (%s)", dev,
+                strerror(err));
+        else
+            msg("cannot mount the disk root %s as %s: %s; is it the image's rootfs.img? "
+                "(wrong file attached, or damaged: rebuild it with `pants package`)",
+                dev, fstype, strerror(err));
+        disk_root_failed();
+    }
+    if (mount("tmpfs", DISK_RW, "tmpfs", 0, "mode=0755") != 0 ||
+        mkdir(DISK_RW "/upper", 0755) != 0 || mkdir(DISK_RW "/work", 0755) != 0) {
+        msg("cannot set up the tmpfs for the disk root's writable layer: %s", strerror(errno));
+        disk_root_failed();
+    }
+    if (mount("overlay", DISK_ROOT, "overlay", 0,
+              "lowerdir=" DISK_LOWER ",upperdir=" DISK_RW "/upper,workdir=" DISK_RW "/work") != 0) {
+        msg("cannot mount the writable overlay over the disk root: %s%s", strerror(errno),
+            errno == ENODEV ? " (this kernel has no overlayfs: the `disk` kernel fragment "
+                              "provides it)" : "");
+        disk_root_failed();
+    }
+    /* Keep /dev (and the console behind it) in the new root. */
+    mkdir(DISK_ROOT "/dev", 0755);
+    if (mount("/dev", DISK_ROOT "/dev", NULL, MS_MOVE, NULL) != 0)
+        msg("cannot move /dev into the disk root: %s", strerror(errno));
+    if (chdir(DISK_ROOT) != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 ||
+        chroot(".") != 0 || chdir("/") != 0) {
+        msg("cannot switch the root to the disk root: %s", strerror(errno));
+        disk_root_failed();
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Incomplete initramfs                                                     */
 
 __attribute__((noreturn)) static void report_incomplete(void)
@@ -622,6 +756,8 @@ int main(int argc, char **argv)
     conf.argv[conf.argc] = NULL;
     add_default_env();
 
+    if (conf.rootdisk)
+        switch_to_disk_root();
     mount_filesystems();
     ensure_stdio(); /* again: /dev/console may only exist in devtmpfs */
     setup_network();

@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 # Host tools the kernel's own build system needs (Kbuild is not hermetic; Linux builds with the
 # host's gcc). Each one's `--version` output goes into the process's cache key.
 KERNEL_HOST_TOOLS = ("make", "gcc", "ld", "ar", "flex", "bison", "bc", "perl", "tar", "xz")
+# Added to the builtin fragments of the kernel of an image with a disk root.
+DISK_FRAGMENT = "disk"
 KERNEL_TOOLS_INSTALL_HINT = "apt-get install build-essential flex bison bc libelf-dev xz-utils"
 
 # Kbuild embeds these in the kernel; pinned so that every build is byte-identical.
@@ -82,10 +84,17 @@ class KernelFieldSet(FieldSet):
 
 @dataclass(frozen=True)
 class KernelRequest:
-    """Build the kernel of the `unikernel_kernel` target at `address`, for `requester`'s sake."""
+    """Build the kernel of the `unikernel_kernel` target at `address`, for `requester`'s sake.
+
+    `disk_root`: the requesting image boots from a disk root, so the kernel also gets the
+    builtin `disk` fragment (squashfs, overlayfs, ...). Images without one keep the smaller
+    kernel: the fragment's ~120 KB of code would cost them 2 MiB of memory floor (the kernel's
+    text is 2 MiB-aligned). Each variant is its own cached build.
+    """
 
     address: Address
     requester: Address
+    disk_root: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,8 @@ class BuiltKernel:
     config: Digest  # holds the single file `config`
     release: str
     version: str
+    # The fragments applied, in order: "builtin:<name>" and the user's paths.
+    fragments: Tuple[str, ...] = ()
 
 
 class KernelBuildError(Exception):
@@ -184,9 +195,12 @@ async def build_kernel(
     version = upstream_version(package.version)
 
     # Fragments: the plugin's first, then the user's in the order they are listed.
+    builtin_names = list(fs.builtin_fragments.value or ())
+    if request.disk_root and DISK_FRAGMENT not in builtin_names:
+        builtin_names.append(DISK_FRAGMENT)
     fragment_contents = [
         FileContent(f"fragments/builtin/{name}.config", builtin_fragment(name))
-        for name in fs.builtin_fragments.value or ()
+        for name in builtin_names
     ]
     user_fragments = await Get(HydratedSources, HydrateSourcesRequest(fs.fragments))
     user_files = user_fragments.snapshot.files
@@ -209,7 +223,7 @@ async def build_kernel(
         FileContent(f"fragments/user/{i:02d}.config", by_path[p])
         for i, p in enumerate(ordered_user_files)
     ]
-    labels = [f"builtin:{name}" for name in fs.builtin_fragments.value or ()] + ordered_user_files
+    labels = [f"builtin:{name}" for name in builtin_names] + ordered_user_files
     script = importlib.resources.read_binary("unikernel_rules.kernel", "build_kernel.sh")
     inputs = await Get(
         Digest,
@@ -275,6 +289,7 @@ async def build_kernel(
         config=config,
         release=release[0].content.decode().strip(),
         version=version,
+        fragments=tuple(labels),
     )
 
 

@@ -95,3 +95,17 @@ def test_gnu_cpio_reads_it(tmp_path):
     assert "app/sub/data.txt" in listing.split()
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["entries"] == len(listing.split())
+
+
+def test_symlinks_to_files_and_directories(tmp_path):
+    root = _tree(tmp_path)
+    os.symlink("sub/data.txt", root / "app" / "file-link")
+    os.symlink("sub", root / "app" / "dir-link")
+    mkinitrd.build(_spec(tmp_path, root))
+    archive = (tmp_path / "out" / "initrd").read_bytes()
+    modes = {n: m for n, m, _, _ in _names(archive)}
+    assert modes["app/file-link"] == 0o120777
+    assert modes["app/dir-link"] == 0o120777
+    assert b"sub/data.txt" in archive
+    # A symlinked directory is written as the link only, not followed.
+    assert "app/dir-link/data.txt" not in modes

@@ -35,3 +35,7 @@ class UnikernelApp:
     command: Tuple[str, ...]
     env: FrozenDict[str, str] = FrozenDict()
     workdir: str = "/" + APP_DIR
+    # Where the files go: "initramfs" (unpacked into RAM at boot; small apps) or "disk" (a
+    # read-only squashfs `rootfs.img` under a tmpfs overlay; big runtimes). The image's `root`
+    # field overrides it.
+    root: str = "initramfs"

@@ -1,0 +1,98 @@
+"""A disk root: the app's files on a read-only squashfs (rootfs.img) under a tmpfs overlay."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from pants_repo import RepoCopy
+from unikernel_rules.qemu import launcher
+
+IMAGE = "testprojects/c/disk_hello:image"
+BUNDLE = "testprojects.c.disk_hello/image"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> RepoCopy:
+    return RepoCopy(tmp_path_factory.mktemp("disk-root") / "repo")
+
+
+@pytest.fixture(scope="module")
+def bundle(repo: RepoCopy):
+    repo.run("package", IMAGE).assert_success()
+    return repo.bundle(BUNDLE)
+
+
+def test_bundle_and_manifest(bundle) -> None:
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "cmdline", "initrd", "kernel", "manifest.json", "rootfs.img"
+    ]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    root = manifest["root"]
+    assert root["kind"] == "disk"
+    assert root["fstype"] == "squashfs"
+    assert root["device"] == "/dev/vda"
+    assert root["files"] == 2  # the program and data/message.txt
+    assert manifest["files"]["rootfs.img"]["size"] == (bundle / "rootfs.img").stat().st_size
+    assert (bundle / "rootfs.img").read_bytes()[:4] == b"hsqs"  # squashfs magic
+    # The initramfs holds only init and its config: the app is on the disk.
+    assert manifest["initrd"]["entries"] < 12
+    assert manifest["initrd"]["unpacked_bytes"] < 64 * 1024
+
+
+def test_runs_from_disk_and_writes(repo: RepoCopy, bundle) -> None:
+    result = repo.run("run", IMAGE)
+    out = result.stdout
+    assert result.exit_code == 0, out + result.stderr
+    assert "ROOT_FS overlay" in out
+    assert "CWD /app" in out
+    assert "DATA present" in out
+    for path in ("written.txt", "/tmp/scratch.txt", "/app/testprojects/c/disk_hello/data/new.txt",
+                 "/etc/new.conf"):
+        assert f"WROTE {path}" in out, out
+
+
+def test_exit_status_propagates(repo: RepoCopy, bundle) -> None:
+    result = repo.run("run", IMAGE, "--", "7")
+    assert result.exit_code == 7, result.stdout + result.stderr
+    assert "UNIKERNEL_EXIT=7" in result.stdout
+
+
+def test_missing_disk_gives_inits_message(bundle, tmp_path) -> None:
+    # A copy of the bundle whose manifest does not list rootfs.img: the launcher attaches no disk.
+    copy = tmp_path / "no-disk"
+    shutil.copytree(bundle, copy)
+    (copy / "rootfs.img").unlink()
+    manifest = json.loads((copy / "manifest.json").read_text())
+    del manifest["files"]["rootfs.img"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = launcher.boot(str(copy), accel="tcg", timeout=120, quiet=True, no_ports=True)
+    assert result.app_exit == 125, result.output
+    assert "the image's rootfs.img was not attached" in result.output
+    assert "pants run" in result.output
+
+
+def test_wrong_disk_gives_inits_message(bundle, tmp_path) -> None:
+    copy = tmp_path / "wrong-disk"
+    shutil.copytree(bundle, copy)
+    (copy / "rootfs.img").write_bytes(b"\0" * 65536)  # attached, but not a squashfs
+    result = launcher.boot(str(copy), accel="tcg", timeout=120, quiet=True, no_ports=True)
+    assert result.app_exit == 125, result.output
+    assert "cannot mount the disk root /dev/vda as squashfs" in result.output
+
+
+def test_c_runtime_keeps_the_initramfs(repo: RepoCopy) -> None:
+    repo.run("package", "testprojects/c/hello_http:image").assert_success()
+    bundle = repo.bundle("testprojects.c.hello_http/image")
+    assert not (bundle / "rootfs.img").exists()
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["root"] == {"kind": "initramfs"}
+    # Without a disk root the kernel has no `disk` fragment (it would cost 2 MiB of floor).
+    assert manifest["kernel"]["fragments"] == ["builtin:base", "builtin:virtio", "builtin:net"]
+
+
+def test_disk_root_kernel_has_the_disk_fragment(bundle) -> None:
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["kernel"]["fragments"][-1] == "builtin:disk"
