@@ -4,10 +4,11 @@
 #   build-essential flex bison bc libelf-dev xz-utils binutils
 #                        the Linux kernel's own build (Kbuild uses the host gcc)
 #   cpio                 lets tests cross-check the initramfs with GNU cpio
+#   squashfs-tools       lets unit tests check mkrootfs.py (images use the Debian-locked one)
 # Everything else (Pants, pex, zig, Debian packages for images) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 build-essential flex bison bc libelf-dev xz-utils binutils cpio)
+packages=(qemu-system-x86 build-essential flex bison bc libelf-dev xz-utils binutils cpio squashfs-tools)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -15,13 +15,11 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
-from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
     DigestEntries,
-    EMPTY_DIGEST,
     FileContent,
     FileEntry,
     MergeDigests,
@@ -33,6 +31,7 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv
 from unikernel_rules.rootfs import mkrootfs
 
 ROOTFS_IMAGE = "rootfs.img"
@@ -75,40 +74,22 @@ class Mksquashfs:
     fingerprint: str  # enters the cache key
 
 
-# The seam between the host's mksquashfs (today) and the Debian package lock (branch `lock`).
-# TODO(lock): once `unikernel_rules.debian.rules` is merged, replace the body of this rule with:
-#
-#   tree = await Get(DebianTree, DebianPackagesRequest(("squashfs-tools",),
-#                    description_of_origin="the root filesystem images (rootfs.img)"))
-#   return Mksquashfs(
-#       digest=await Get(Digest, AddPrefix(tree.digest, TOOLS_DIR)),
-#       argv=tuple(debian_binary_argv(TOOLS_DIR, "usr/bin/mksquashfs")),
-#       fingerprint="debian-lock",  # the tree's digest is already in the input digest
-#   )
-#
-# (imports: `from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree,
-# debian_binary_argv`), and drop the BinaryPaths imports and the host install hint.
-@rule(desc="Find mksquashfs", level=LogLevel.DEBUG)
+# mksquashfs is hermetic: Debian's squashfs-tools from the lock, run through its own dynamic
+# loader and libraries (never the host's).
+@rule(desc="Prepare mksquashfs from the Debian lock", level=LogLevel.DEBUG)
 async def find_mksquashfs() -> Mksquashfs:
-    paths = await Get(
-        BinaryPaths,
-        BinaryPathRequest(
-            binary_name="mksquashfs",
-            search_path=("/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"),
-            test=BinaryPathTest(["-version"]),
+    tree = await Get(
+        DebianTree,
+        DebianPackagesRequest(
+            ("squashfs-tools",), description_of_origin="the root filesystem images (rootfs.img)"
         ),
     )
-    first = paths.first_path
-    if first is None:
-        raise RootfsImageError(
-            softwrap(
-                """
-                Building a disk root (rootfs.img) needs `mksquashfs`, which was not found on this
-                machine. On Debian or Ubuntu: `apt-get install squashfs-tools`.
-                """
-            )
-        )
-    return Mksquashfs(digest=EMPTY_DIGEST, argv=(first.path,), fingerprint=first.fingerprint)
+    return Mksquashfs(
+        digest=await Get(Digest, AddPrefix(tree.digest, TOOLS_DIR)),
+        argv=tuple(debian_binary_argv(TOOLS_DIR, "usr/bin/mksquashfs")),
+        # The tree's digest is already part of the input digest.
+        fingerprint="debian-lock",
+    )
 
 
 @rule(desc="Build a squashfs root filesystem image", level=LogLevel.DEBUG)

@@ -276,6 +276,8 @@ async def build_python_app(
         digest=digest,
         command=command,
         env=FrozenDict(report["inject_env"]),
+        # ~40 MB of runtime: a read-only squashfs disk, read lazily, instead of RAM.
+        root="disk",
     )
 
 
