@@ -111,7 +111,7 @@ async def build_python_runtime(
             keep=tuple(subsystem.keep),
             drop=tuple(subsystem.drop),
             compile=tuple(subsystem.compile_dirs),
-            description_of_origin="the CPython runtime layer",
+            description_of_origin="the CPython runtime",
         ),
     )
     by_name = {p.name: p for p in layer.packages}
