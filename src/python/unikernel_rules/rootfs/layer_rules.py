@@ -135,7 +135,7 @@ async def build_runtime_layer(request: RuntimeLayerRequest, tools: DebianTools) 
         spec,
         tree_input,
         ("out", "report"),
-        f"Building {request.description_of_origin} ({RUNTIME_LAYER_MARKER} {len(tree.packages)} Debian packages)",
+        f"Building {request.description_of_origin}: a {RUNTIME_LAYER_MARKER} {len(tree.packages)} Debian packages",
         level=LogLevel.INFO,
     )
     if result.exit_code != 0:
