@@ -32,7 +32,7 @@ class UnikernelImageDependenciesField(Dependencies):
         The app to boot, plus optional `files`/`resources` targets to place in the image.
 
         Exactly one dependency must be an app target this plugin knows how to run
-        (a `c_program`). `files` keep their path in the repository and `resources` their
+        (a `c_program`, or a `pex_binary` booted on the locked CPython runtime). `files` keep their path in the repository and `resources` their
         path relative to their source root; both are placed under the image's `/app`
         directory, which is also the app's working directory.
         """
