@@ -8,11 +8,12 @@ import pytest
 
 from pants.core.util_rules import adhoc_binaries, system_binaries
 from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, SymlinkEntry
-from pants.engine.rules import QueryRule
+from pants.engine.fs import EMPTY_DIGEST
+from pants.engine.rules import QueryRule, rule
 from pants.testutil.rule_runner import RuleRunner
 
 from unikernel_rules.rootfs import image
-from unikernel_rules.rootfs.image import RootfsImage, RootfsImageRequest
+from unikernel_rules.rootfs.image import Mksquashfs, RootfsImage, RootfsImageRequest
 
 pytestmark = pytest.mark.skipif(
     shutil.which("mksquashfs") is None and not os.path.exists("/usr/bin/mksquashfs"),
@@ -20,11 +21,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@rule
+async def host_mksquashfs() -> Mksquashfs:
+    """The host's mksquashfs instead of the Debian-locked one (which needs the archive)."""
+    path = shutil.which("mksquashfs") or "/usr/bin/mksquashfs"
+    return Mksquashfs(digest=EMPTY_DIGEST, argv=(path,), fingerprint="host")
+
+
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     return RuleRunner(
         rules=[
-            *image.rules(),
+            image.build_rootfs_image,
+            host_mksquashfs,
             *adhoc_binaries.rules(),
             *system_binaries.rules(),
             QueryRule(RootfsImage, [RootfsImageRequest]),
