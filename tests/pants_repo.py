@@ -146,6 +146,24 @@ class RepoCopy:
         workdir.mkdir(parents=True, exist_ok=True)
         return workdir
 
+    def write_python_app(
+        self, directory: str, main: str, *, constraints: str = "CPython==3.11.*", dependencies: str = ""
+    ) -> str:
+        """A `pex_binary` app (main.py) of the python-apps resolve and its `unikernel_image`
+        `image` in `directory`; returns the image's address."""
+        self.write(f"{directory}/main.py", main)
+        deps = f", dependencies=[{dependencies!r}]" if dependencies else ""
+        ics = f'interpreter_constraints=["{constraints}"]'
+        self.write(
+            f"{directory}/BUILD",
+            f"""\
+            python_sources(resolve="python-apps", {ics}{deps})
+            pex_binary(name="app", entry_point="main.py", resolve="python-apps", {ics})
+            unikernel_image(name="image", dependencies=[":app"])
+            """,
+        )
+        return f"{directory}:image"
+
     def bundle(self, dotted_dir: str) -> Path:
         return self.root / "dist" / dotted_dir
 

@@ -10,23 +10,11 @@ from pants_repo import RepoCopy, fails_with
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> RepoCopy:
     repo = RepoCopy(tmp_path_factory.mktemp("python-errors") / "repo")
-    repo.write("testprojects/pybad/new/main.py", "print('hi')\n")
-    repo.write(
-        "testprojects/pybad/new/BUILD",
-        """\
-        python_sources(resolve="python-apps", interpreter_constraints=["CPython>=3.12"])
-        pex_binary(name="app", entry_point="main.py", resolve="python-apps", interpreter_constraints=["CPython>=3.12"])
-        unikernel_image(name="image", dependencies=[":app"])
-        """,
-    )
-    repo.write("testprojects/pybad/cxx/main.py", "import msgpack\nprint(msgpack.packb([1]))\n")
-    repo.write(
-        "testprojects/pybad/cxx/BUILD",
-        """\
-        python_sources(resolve="python-apps", interpreter_constraints=["CPython==3.11.*"], dependencies=["3rdparty/python:msgpack"])
-        pex_binary(name="app", entry_point="main.py", resolve="python-apps", interpreter_constraints=["CPython==3.11.*"])
-        unikernel_image(name="image", dependencies=[":app"])
-        """,
+    repo.write_python_app("testprojects/pybad/new", "print('hi')\n", constraints="CPython>=3.12")
+    repo.write_python_app(
+        "testprojects/pybad/cxx",
+        "import msgpack\nprint(msgpack.packb([1]))\n",
+        dependencies="3rdparty/python:msgpack",
     )
     return repo
 

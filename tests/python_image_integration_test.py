@@ -46,8 +46,8 @@ def test_package_boot_and_fetch(repo: RepoCopy) -> None:
 
 
 def test_standard_library_c_modules_and_writable_dirs(repo: RepoCopy) -> None:
-    repo.write(
-        "testprojects/pyrun/stdlib/main.py",
+    image = repo.write_python_app(
+        "testprojects/pyrun/stdlib",
         """\
         import bz2, hashlib, lzma, os, sqlite3, ssl, uuid, xml.parsers.expat, zlib
         db = sqlite3.connect("/tmp/t.db")  # a file database: needs file locking in the kernel
@@ -64,32 +64,18 @@ def test_standard_library_c_modules_and_writable_dirs(repo: RepoCopy) -> None:
         print("STDLIB-OK", os.getcwd(), sorted(os.listdir(".")))
         """,
     )
-    repo.write(
-        "testprojects/pyrun/stdlib/BUILD",
-        """\
-        python_sources(resolve="python-apps", interpreter_constraints=["CPython==3.11.*"])
-        pex_binary(name="app", entry_point="main.py", resolve="python-apps", interpreter_constraints=["CPython==3.11.*"])
-        unikernel_image(name="image", dependencies=[":app"])
-        """,
-    )
-    result = repo.run("run", "testprojects/pyrun/stdlib:image")
+    result = repo.run("run", image)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "STDLIB-OK /app" in result.stdout and "written-in-workdir" in result.stdout, result.stdout
 
 
 def test_app_raising_at_import_shows_traceback_and_fails(repo: RepoCopy) -> None:
-    repo.write("testprojects/pyrun/broken/main.py", "import json\nraise RuntimeError('boom at import')\n")
-    repo.write(
-        "testprojects/pyrun/broken/BUILD",
-        """\
-        python_sources(resolve="python-apps", interpreter_constraints=["CPython==3.11.*"])
-        pex_binary(name="app", entry_point="main.py", resolve="python-apps", interpreter_constraints=["CPython==3.11.*"])
-        unikernel_image(name="image", dependencies=[":app"])
-        """,
+    image = repo.write_python_app(
+        "testprojects/pyrun/broken", "import json\nraise RuntimeError('boom at import')\n"
     )
-    result = repo.run("run", "testprojects/pyrun/broken:image")
+    result = repo.run("run", image)
     assert result.exit_code == 1, result.stdout + result.stderr
     console = result.stdout + result.stderr
     assert "Traceback (most recent call last)" in console
-    assert 'File "/opt/app/lib/python3.11/site-packages/main.py", line 2' in console
+    assert 'File "/opt/app/lib/python3.11/site-packages/testprojects/pyrun/broken/main.py", line 2' in console
     assert "RuntimeError: boom at import" in console

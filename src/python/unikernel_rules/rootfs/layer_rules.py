@@ -22,7 +22,7 @@ from pants.engine.fs import (
     RemovePrefix,
 )
 from pants.engine.process import FallibleProcessResult, Process
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from unikernel_rules.debian.rules import (
@@ -105,6 +105,18 @@ async def _run_tool(
     return await Get(FallibleProcessResult, Process, process)
 
 
+async def outputs_and_report(output_digest: Digest, report_path: str) -> Tuple[Digest, dict]:
+    """Split a tool process's outputs: the tree under `out/` (prefix removed) and the JSON
+    report at `report_path`."""
+    out, report_digest = await MultiGet(
+        Get(Digest, DigestSubset(output_digest, PathGlobs(["out/**"]))),
+        Get(Digest, DigestSubset(output_digest, PathGlobs([report_path]))),
+    )
+    tree = await Get(Digest, RemovePrefix(out, "out"))
+    report = json.loads((await Get(DigestContents, Digest, report_digest))[0].content)
+    return tree, report
+
+
 def _tool_errors(result: FallibleProcessResult, prefix: str) -> str:
     out = result.stdout.decode(errors="replace")
     lines = [l[len(prefix) + 1 :] for l in out.splitlines() if l.startswith(prefix + " ")]
@@ -143,9 +155,7 @@ async def build_runtime_layer(request: RuntimeLayerRequest, tools: DebianTools) 
             f"Building {request.description_of_origin} failed:\n"
             + _tool_errors(result, "UNIKERNEL_LAYER_ERROR")
         )
-    layer = await Get(Digest, RemovePrefix(await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/**"]))), "out"))
-    report_digest = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["report/layer.json"])))
-    report = json.loads((await Get(DigestContents, Digest, report_digest))[0].content)
+    layer, report = await outputs_and_report(result.output_digest, "report/layer.json")
     return RuntimeLayer(
         digest=layer,
         tree=tree,
@@ -211,9 +221,7 @@ async def native_libraries(request: NativeLibrariesRequest, tools: DebianTools) 
             f"Finding the shared libraries of {request.description_of_origin} failed:\n"
             + _tool_errors(result, "UNIKERNEL_ELF_ERROR")
         )
-    out = await Get(Digest, RemovePrefix(await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/**"]))), "out"))
-    report_digest = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["report/elf.json"])))
-    report = json.loads((await Get(DigestContents, Digest, report_digest))[0].content)
+    out, report = await outputs_and_report(result.output_digest, "report/elf.json")
     return NativeLibraries(out, tuple(report["added"]))
 
 

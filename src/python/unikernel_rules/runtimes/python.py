@@ -40,12 +40,8 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
-    DigestContents,
-    DigestSubset,
     FileContent,
     MergeDigests,
-    PathGlobs,
-    RemovePrefix,
     Snapshot,
 )
 from pants.engine.process import FallibleProcessResult, Process
@@ -63,6 +59,7 @@ from unikernel_rules.rootfs.layer_rules import (
     NativeLibrariesRequest,
     RuntimeLayer,
     RuntimeLayerRequest,
+    outputs_and_report,
 )
 from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.python_runtime import PythonRuntimeSubsystem
@@ -240,11 +237,7 @@ async def build_python_app(
     )
     if result.exit_code != 0:
         raise LayerBuildError(f"Installing {address} for its unikernel image failed:\n" + _install_errors(result))
-    app_files = await Get(
-        Digest, RemovePrefix(await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["out/**"]))), "out")
-    )
-    report_digest = await Get(Digest, DigestSubset(result.output_digest, PathGlobs(["report/install.json"])))
-    report = json.loads((await Get(DigestContents, Digest, report_digest))[0].content)
+    app_files, report = await outputs_and_report(result.output_digest, "report/install.json")
 
     libraries = await Get(
         NativeLibraries,
