@@ -24,6 +24,7 @@ from pants.backend.python.goals.package_pex_binary import (
 )
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import (
+    PexBinary,
     PexEntryPointField,
     PexLayout,
     PexScriptField,
@@ -40,8 +41,10 @@ from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
     Digest,
+    DigestSubset,
     FileContent,
     MergeDigests,
+    PathGlobs,
     Snapshot,
 )
 from pants.engine.process import FallibleProcessResult, Process
@@ -62,7 +65,8 @@ from unikernel_rules.rootfs.layer_rules import (
     outputs_and_report,
 )
 from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
-from unikernel_rules.subsystems.python_runtime import PythonRuntimeSubsystem
+from unikernel_rules.subsystems.python_runtime import STDLIB, PythonRuntimeSubsystem
+from unikernel_rules.target_types import UnikernelStdlibField, UnikernelStdlibKeepField
 
 VENV_DIR = "/opt/app"
 
@@ -206,6 +210,8 @@ async def build_python_app(
         "interpreter": runtime.interpreter,
         "version": runtime.version,
         "report": "report/install.json",
+        "stdlib": wrapped.target[UnikernelStdlibField].value,
+        "stdlib_keep": list(wrapped.target[UnikernelStdlibKeepField].value or ()),
     }
     script = importlib.resources.read_binary("unikernel_rules.runtimes", "python_install.py")
     files = await Get(
@@ -239,18 +245,40 @@ async def build_python_app(
         raise LayerBuildError(f"Installing {address} for its unikernel image failed:\n" + _install_errors(result))
     app_files, report = await outputs_and_report(result.output_digest, "report/install.json")
 
+    stdlib_files = report.get("stdlib_files")
+    if stdlib_files is None:
+        # The whole (trimmed) runtime layer, plus what the app's native code needs.
+        runtime_files = runtime.layer.digest
+        roots = tuple(report["native_extensions"])
+        present = runtime.files
+    else:
+        # Only the standard library the app imports; the shared libraries then follow from
+        # the interpreter, the C modules kept and the app's native code.
+        runtime_files = await Get(
+            Digest,
+            DigestSubset(
+                runtime.layer.digest,
+                PathGlobs(["usr/bin/**", "etc/**", *(f"{STDLIB}/{p}" for p in stdlib_files)]),
+            ),
+        )
+        roots = (
+            runtime.interpreter,
+            *(f"/{STDLIB}/{p}" for p in stdlib_files if p.endswith(".so")),
+            *report["native_extensions"],
+        )
+        present = ()
     libraries = await Get(
         NativeLibraries,
         NativeLibrariesRequest(
             layer=runtime.layer,
             app=app_files,
-            roots=tuple(report["native_extensions"]),
-            layer_files=runtime.files,
+            roots=roots,
+            layer_files=present,
             description_of_origin=f"the `pex_binary` {address}",
             extra_packages_option="[unikernel-python].extra_packages",
         ),
     )
-    digest = await Get(Digest, MergeDigests([runtime.layer.digest, app_files, libraries.digest]))
+    digest = await Get(Digest, MergeDigests([runtime_files, app_files, libraries.digest]))
 
     module, function = entry_point.val.module, entry_point.val.function
     python = f"{VENV_DIR}/bin/python3"
@@ -275,4 +303,9 @@ async def build_python_app(
 
 
 def rules():
-    return (*collect_rules(), UnionRule(UnikernelAppFieldSet, PythonAppFieldSet))
+    return (
+        *collect_rules(),
+        UnionRule(UnikernelAppFieldSet, PythonAppFieldSet),
+        PexBinary.register_plugin_field(UnikernelStdlibField),
+        PexBinary.register_plugin_field(UnikernelStdlibKeepField),
+    )

@@ -15,7 +15,8 @@ SPEC keys:
   venv:        guest path of the venv, e.g. "/opt/app"
   interpreter: guest path of the image's interpreter, e.g. "/usr/bin/python3.11"
   version:     the interpreter's version, e.g. "3.11.2"
-  report:      JSON report to write (entry point, files, native extensions)
+  report:      JSON report to write (entry point, files, native extensions, stdlib files)
+  stdlib_keep: extra standard-library modules to keep (imported dynamically by the app)
 
 The venv is made by PEX's own tools (`PEX_TOOLS=1 app.pex venv`), then made relocatable to its
 guest path: `bin/` keeps only `python*` symlinks to the guest interpreter, `pyvenv.cfg` names
@@ -134,6 +135,102 @@ def native_extensions(venv_dir: str, out: str) -> list:
     return sorted(found)
 
 
+# What the interpreter itself needs besides the app's imports: start-up (site, encodings and
+# every codec, which are looked up by name at run time), `-m`, and printing tracebacks.
+STARTUP_MODULES = (
+    "site", "os", "io", "abc", "codecs", "encodings", "stat", "posixpath", "genericpath",
+    "_collections_abc", "_sitebuiltins", "runpy", "importlib.util", "importlib.machinery",
+    "traceback", "linecache", "tokenize", "warnings", "zipimport",
+)
+
+
+_NAMESPACE = 99  # a file-type code of our own for modulefinder
+
+
+# Debugging and interactive tools, reached by static analysis mostly through `help()` (pydoc)
+# and the self-tests under `if __name__ == "__main__":` of many stdlib modules (doctest -> pdb,
+# unittest, ...): never followed. An app that needs one lists it in `unikernel_stdlib_keep`.
+INTERACTIVE_ONLY = (
+    "pydoc", "pydoc_data", "pdb", "doctest", "rlcompleter", "readline", "webbrowser", "tkinter",
+    "turtle", "unittest", "test", "lib2to3", "idlelib", "code", "codeop", "bdb", "cmd",
+)
+
+
+def _module_finder(path: list, excludes: tuple = ()):
+    """`modulefinder.ModuleFinder` that also follows implicit namespace packages (directories
+    without `__init__.py`, e.g. a source root's top-level directories), which Python 3.11's
+    modulefinder cannot load."""
+    import modulefinder
+
+    class Finder(modulefinder.ModuleFinder):
+        def find_module(self, name, path, parent=None):  # noqa: A002 - modulefinder's API
+            if path is not None or parent is None:
+                for entry in path if path is not None else self.path:
+                    candidate = os.path.join(entry, name)
+                    if os.path.isdir(candidate) and not any(
+                        os.path.exists(os.path.join(candidate, "__init__" + ext)) for ext in (".py", ".pyc")
+                    ) and not any(
+                        os.path.exists(os.path.join(entry, name + ext)) for ext in (".py",)
+                    ):
+                        return None, candidate, ("", "", _NAMESPACE)
+            return super().find_module(name, path, parent)
+
+        def load_module(self, fqname, fp, pathname, file_info):
+            if file_info[2] == _NAMESPACE:
+                module = self.add_module(fqname)
+                module.__path__ = [pathname]
+                return module
+            return super().load_module(fqname, fp, pathname, file_info)
+
+    return Finder(path=path, excludes=list(excludes))
+
+
+def stdlib_files(venv_site: str, entry_module: str, extra: list) -> list:
+    """Files of the standard library (relative to its directory, `.py` files with their `.pyc`,
+    C extensions from lib-dynload) that the app can import, found by `modulefinder` from the
+    entry point: every `import` statement of every reachable module, in functions and
+    `try` blocks too. Modules imported by computed names are not found: see `stdlib_keep`."""
+    import sysconfig
+
+    stdlib = os.path.abspath(sysconfig.get_path("stdlib"))
+    dynload = os.path.join(stdlib, "lib-dynload")
+    def run(names, excludes=()):
+        finder = _module_finder([venv_site, stdlib, dynload], excludes)
+        script = os.path.abspath("_unikernel_imports.py")
+        with open(script, "w") as f:
+            f.writelines(f"import {name}\n" for name in names)
+        finder.run_script(script)
+        return finder.modules
+
+    # Codecs are imported by name (`codecs.lookup`, "idna" for socket.getfqdn, ...): all of
+    # them, with what they import (unicodedata, stringprep).
+    codecs = sorted(
+        "encodings." + name[:-3]
+        for name in os.listdir(os.path.join(stdlib, "encodings"))
+        if name.endswith(".py") and name != "__init__.py"
+    )
+    modules = dict(run((*STARTUP_MODULES, *codecs, entry_module), INTERACTIVE_ONLY))
+    if extra:
+        wanted = {name.split(".")[0] for name in extra}
+        modules.update(run(extra, tuple(m for m in INTERACTIVE_ONLY if m not in wanted)))
+    missing = [name for name in extra if name not in modules]
+    if missing:
+        raise InstallError(
+            f"`unikernel_stdlib_keep` names modules that are not in the standard library: {', '.join(missing)}"
+        )
+    keep = set()
+    for module in modules.values():
+        path = module.__file__
+        if not path or not os.path.abspath(path).startswith(stdlib + os.sep):
+            continue
+        rel = os.path.relpath(path, stdlib)
+        keep.add(rel)
+        if rel.endswith(".py"):
+            head, tail = os.path.split(rel)
+            keep.add(os.path.join(head, "__pycache__", tail[:-3] + f".cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc"))
+    return sorted(p for p in keep if os.path.exists(os.path.join(stdlib, p)))
+
+
 def main(argv: list) -> int:
     with open(argv[1]) as f:
         spec = json.load(f)
@@ -146,6 +243,17 @@ def main(argv: list) -> int:
         relocate(venv_dir, spec)
         compile_venv(out, venv_dir)
         check_no_sandbox_paths(out)
+        major_minor = ".".join(spec["version"].split(".")[:2])
+        entry = (info.get("entry_point") or "").split(":")[0]
+        stdlib = (
+            stdlib_files(
+                os.path.join(venv_dir, "lib", f"python{major_minor}", "site-packages"),
+                entry,
+                spec.get("stdlib_keep", []),
+            )
+            if entry and spec.get("stdlib") == "imported"
+            else None
+        )
     except InstallError as e:
         print(f"UNIKERNEL_INSTALL_ERROR {e}")
         return 3
@@ -155,6 +263,7 @@ def main(argv: list) -> int:
         "inject_env": info.get("inject_env", {}),
         "native_extensions": native_extensions(venv_dir, out),
         "distributions": sorted(info.get("distributions", {})),
+        "stdlib_files": stdlib,
     }
     os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)
     with open(spec["report"], "w") as f:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,24 @@ def test_sandbox_paths_are_an_error(tmp_path: Path) -> None:
     (out / "opt/leak.pth").write_text(os.path.abspath(out) + "/opt\n")
     with pytest.raises(python_install.InstallError, match="leak.pth"):
         python_install.check_no_sandbox_paths(str(out))
+
+
+def test_stdlib_files_follow_imports_through_namespace_packages(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    (site / "ns/app").mkdir(parents=True)  # `ns` and `ns/app` have no __init__.py
+    (site / "ns/app/main.py").write_text("import json\nfrom ns.app import helper\n")
+    (site / "ns/app/helper.py").write_text("def f():\n    import csv\n")  # imports in functions count
+    files = python_install.stdlib_files(str(site), "ns.app.main", ["fractions"])
+    assert "json/__init__.py" in files and "json/decoder.py" in files
+    assert "csv.py" in files and "fractions.py" in files
+    assert "site.py" in files and "traceback.py" in files  # start-up and tracebacks
+    assert any(f.startswith("encodings/") and f.endswith("cp1252.py") for f in files)
+    assert not any(f.startswith(("tkinter/", "unittest/", "pydoc")) for f in files)
+    pyc = f"__pycache__/csv.cpython-{sys.version_info[0]}{sys.version_info[1]}.pyc"
+    assert (pyc in files) == os.path.exists(os.path.join(os.path.dirname(os.__file__), pyc))
+
+
+def test_stdlib_keep_must_name_stdlib_modules(tmp_path: Path) -> None:
+    (tmp_path / "main.py").write_text("")
+    with pytest.raises(python_install.InstallError, match="no_such_module_xyz"):
+        python_install.stdlib_files(str(tmp_path), "main", ["no_such_module_xyz"])
