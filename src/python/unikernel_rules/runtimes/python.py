@@ -55,6 +55,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from unikernel_rules.debian.lock import upstream_version
 from unikernel_rules.debian.rules import debian_binary_argv
 from unikernel_rules.rootfs.layer_rules import (
     LayerBuildError,
@@ -91,12 +92,6 @@ class PythonRuntime:
 @dataclass(frozen=True)
 class PythonRuntimeRequest:
     description_of_origin: str
-
-
-def upstream_version(debian_version: str) -> str:
-    """"3.11.2-6+deb12u8" -> "3.11.2" (epoch and Debian revision dropped)."""
-    version = debian_version.split(":", 1)[-1]
-    return version.rsplit("-", 1)[0] if "-" in version else version
 
 
 @rule(desc="Build the CPython runtime layer", level=LogLevel.DEBUG)

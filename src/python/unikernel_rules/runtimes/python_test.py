@@ -7,15 +7,9 @@ from pants.engine.addresses import Address
 from pants.engine.target import InvalidFieldException
 from pants.testutil.option_util import create_subsystem
 
-from unikernel_rules.runtimes.python import check_interpreter_constraints, upstream_version
+from unikernel_rules.runtimes.python import check_interpreter_constraints
 
 UNIVERSE = ["2.7", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
-
-
-def test_upstream_version() -> None:
-    assert upstream_version("3.11.2-6+deb12u8") == "3.11.2"
-    assert upstream_version("1:4.5.1-1") == "4.5.1"
-    assert upstream_version("2.36") == "2.36"
 
 
 @pytest.mark.parametrize("constraint", ["CPython==3.11.*", "CPython>=3.8", "CPython>=3.11,<3.12"])
