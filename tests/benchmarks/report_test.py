@@ -434,6 +434,14 @@ def test_render_disk_root_two_ready_figures() -> None:
     assert boot.startswith("Boot: 339.4 ms of guest time to READY, 1.4× the goal.")
     assert "lz4hc squashfs image (17.00 MB, 40,000,000 bytes unpacked)" in boot
     assert "Not deterministic" not in text and "Determinism:" not in text
+    assert "| wall time to READY under icount (this machine), plain icount | 9.0 s / 9.1 s | | |" in text
+    # Plain icount of a disk root varies (disk reads complete in host time): said, and not checked.
+    r.ready = ReadyResult(virtual_ms=[16654.728, 691.569], wall_s=[4.0, 3.6], http_status=[200, 200])
+    assert "plain icount 16654.728 ms (not deterministic: boots differ by 15963.159 ms)" in report._summary_row(r)
+    det = next(n for n in report.measured_notes(r) if n.startswith("Determinism:"))
+    assert "for a disk root" in det and "not the one checked" in det
+    assert next(n for n in report.measured_notes(_c_report(ready=ReadyResult(virtual_ms=[1.0, 2.0])))
+                if n.startswith("Determinism:")).endswith("network timing.")
     assert any("including the runtime layer" in n for n in notes)
 
 
