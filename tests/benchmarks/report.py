@@ -140,8 +140,10 @@ STATIC_NOTES: Dict[str, List[str]] = {
         ".pyc) saves ~2.5 MB compressed. The 8 MB goal needs the stdlib trimmed to the modules the app "
         "imports (not done yet).",
         "Memory: the page cache of a disk root is reclaimable, so the image boots with less RAM than "
-        "its files' size (by hand: at 32 MiB, with more wall time; not lower); the bisection above "
-        "gives the measured floor.",
+        "its files' size. By hand (2026-11-27) it booted at 32 MiB, with more wall time, and failed "
+        "lower; the bisection above is the measured floor. Near the floor boots are slow and the app "
+        "may be killed (exit 137: SIGKILL, presumably the OOM killer), so a floor boot can fail once "
+        "and pass once (\"unstable\").",
     ],
 }
 
@@ -573,7 +575,7 @@ def render_markdown(
     add("  every run and machine. It counts from early in the kernel's boot, when its clock starts, to")
     add("  READY: kernel init, initramfs unpacking, init and app start (firmware and the kernel's")
     add("  decompression come earlier and are not counted). Each image boots twice; the two values")
-    add("  must be equal. The app's port is forwarded and `GET /` must answer.")
+    add("  must be equal. If the image has a port, it is forwarded and `GET /` must answer.")
     add("- **Disk roots** (manifest `root.kind` = `disk`: the runtime sits on a read-only squashfs")
     add("  `rootfs.img` on virtio-blk): READY is measured twice over, with plain icount as above and")
     add(f"  with the extra kernel parameter `{IDLE_POLL_PARAM}` (\"disk waits at real latency\"); the goal")
@@ -765,8 +767,9 @@ def _image_section(r: ImageReport, static: Sequence[str], pants_startup_s: Optio
         walls = " / ".join(fmt_s(w) for w in rr.wall_s)
         statuses = " / ".join(str(s) if s is not None else "none" for s in rr.http_status)
         out.append(f"| wall time to READY under icount (this machine){label} | {walls or '—'} | | |")
-        out.append(f"| HTTP status of `GET /`{label} | {statuses or '—'} | 200 | "
-                   f"{'✅' if rr.http_status and all(s == 200 for s in rr.http_status) else '❌'} |")
+        if _guest_port(r.manifest) is not None:
+            out.append(f"| HTTP status of `GET /`{label} | {statuses or '—'} | 200 | "
+                       f"{'✅' if rr.http_status and all(s == 200 for s in rr.http_status) else '❌'} |")
     if r.floor is not None:
         fl = r.floor.floor_mib
         out.append(
@@ -862,8 +865,9 @@ def measured_notes(r: ImageReport, pants_startup_s: Optional[float] = None) -> L
             if plain > poll:
                 note += (
                     f": {fmt_ms(round(plain - poll, 3))} ({100 * (plain - poll) / plain:.0f}% of the plain "
-                    "figure) is icount warping virtual time to the next timer tick (HZ=250, up to 4 ms) "
-                    "each time the guest idles waiting for a virtio-blk read, not time the image needs"
+                    "figure) is what icount adds when it warps virtual time to the next timer deadline each "
+                    "time the guest idles waiting for a virtio-blk read (a tick is 4 ms at HZ=250), not time "
+                    "the image needs"
                 )
             note += (
                 f". With `{IDLE_POLL_PARAM}` the guest busy-polls, so a disk wait counts at its real emulated "

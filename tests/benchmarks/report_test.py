@@ -429,7 +429,7 @@ def test_render_disk_root_two_ready_figures() -> None:
     disk = next(n for n in notes if n.startswith("Disk root:"))
     assert "plain icount gives 1590.25 ms" in disk and "`idle=poll` gives 339.4 ms" in disk
     assert "1250.85 ms (79% of the plain figure)" in disk
-    assert "next timer tick" in disk and "not in the product's kernel command line" in disk
+    assert "next timer deadline" in disk and "not in the product's kernel command line" in disk
     boot = next(n for n in notes if n.startswith("Boot:"))
     assert boot.startswith("Boot: 339.4 ms of guest time to READY, 1.4× the goal.")
     assert "lz4hc squashfs image (17.00 MB, 40,000,000 bytes unpacked)" in boot
@@ -456,6 +456,10 @@ def test_render_disk_root_goal_met_and_missing_poll() -> None:
     assert "❌ no READY with `idle=poll`; plain icount 1590.25 ms" in report._summary_row(r)
     text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
     assert "Boot problems, `idle=poll` (disk waits at real latency):" in text
+    # An image without a port (like c/disk_hello) gets no HTTP row.
+    r.manifest = dict(r.manifest, ports=[])
+    text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
+    assert "HTTP status of `GET /`" not in text and "virtual time to READY, plain icount" in text
     # An initramfs image is measured once, as before.
     c = _c_report()
     assert report._ready_cell(c) == "30.5 ms ✅"
