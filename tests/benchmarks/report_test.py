@@ -266,8 +266,12 @@ def test_render_markdown_table_and_goals() -> None:
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells == [
         "`testprojects/c/hello_http:image`", "c", "1.12 MB ✅", "30.5 ms ✅", "14 MiB ✅", "9.5 s ❌", "1.2 s ✅", "no ✅",
+        "no ✅",
     ]
-    assert "| c | ≤ 1.5 MB | ≤ 40 ms | ≤ 16 MiB | ≤ 3 s | no |" in text
+    assert "| c | ≤ 1.5 MB | ≤ 40 ms | ≤ 16 MiB | ≤ 3 s | no | no |" in text
+    assert "| runtime layer rebuilt (warm pantsd) | no | no | ✅ |" in text
+    assert "Disk roots" in text  # the method explains the idle=poll measurement
+    assert "plain icount" not in row
     assert "### What limits it" in text
     assert "at 13 MiB: initramfs unpacking failed" in text
     assert "(`memory_needed_mib`) is 13 MiB, 1 MiB too low; the image asks for 64 MiB." in text
@@ -287,7 +291,7 @@ def test_render_markdown_failures_and_nondeterminism() -> None:
     assert "273.5 ms ❌ (not deterministic: boots differ by 0.1 ms)" in row
     assert "| virtual time to READY | 273.4 ms / 273.5 ms (**not deterministic**, spread 0.1 ms) |" in text
     assert "Determinism: the boots reached READY 0.1 ms of guest time apart." in text
-    assert row.rstrip().endswith("| yes ❌ |")
+    assert row.rstrip().endswith("| yes ❌ | no ✅ |")
     assert "**Partial run** (`--quick`)" in text
     assert "- A hand note." in text
     assert "including the kernel build" in text
@@ -309,7 +313,7 @@ def test_render_markdown_unmeasured_parts() -> None:
     r = _c_report(ready=None, floor=None, rebuilds=[])
     text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
     row = next(line for line in text.splitlines() if line.startswith("| `testprojects/c/hello_http:image`"))
-    assert [c.strip() for c in row.strip("|").split("|")][3:] == ["—", "—", "—", "—", "—"]
+    assert [c.strip() for c in row.strip("|").split("|")][3:] == ["—", "—", "—", "—", "—", "—"]
 
 
 def test_goals_cover_the_runtimes() -> None:
@@ -337,3 +341,131 @@ def test_rebuild_note_when_noop_is_slower() -> None:
     assert "lost in Pants's overhead" in fresh and "alone takes 26.0 s" in fresh
     pantsd = next(n for n in notes if n.startswith("Rebuild with a warm pantsd"))
     assert "33% is Pants's own overhead" in pantsd and "started pantsd took 20.0 s" in pantsd
+
+
+LAYER_LINE = "Building the CPython runtime: a runtime layer from 23 Debian packages"
+
+
+def test_runtime_layer_rebuilt() -> None:
+    assert report.RUNTIME_LAYER_MARKER in LAYER_LINE  # the plugin's own constant, not a copy
+    stderr = f"00:01:02.03 [INFO] Completed: {LAYER_LINE}\n00:01:03.00 [INFO] Completed: Building the rootfs\n"
+    lines = report.completed_lines(stderr)
+    assert lines == [LAYER_LINE, "Building the rootfs"]
+    rb = RebuildResult(mode="fresh", wall_s=1.0, completed=lines)
+    assert rb.runtime_layer_rebuilt is True and rb.kernel_rebuilt is False
+    assert RebuildResult(mode="fresh", wall_s=1.0, completed=lines[1:]).runtime_layer_rebuilt is False
+    assert RebuildResult(mode="fresh").runtime_layer_rebuilt is None
+
+
+def test_root_kind_and_ready_runs() -> None:
+    assert report.root_kind({}) == "initramfs"
+    assert report.root_kind({"root": {"kind": "initramfs"}}) == "initramfs"
+    assert report.root_kind({"root": {"kind": "disk", "image": "rootfs.img"}}) == "disk"
+    assert report.root_kind({"root": "weird"}) == "initramfs"
+    assert report.ready_kernel_params({"root": {"kind": "initramfs"}}) == [("plain", [])]
+    assert report.ready_kernel_params({"root": {"kind": "disk"}}) == [("plain", []), ("idle=poll", ["idle=poll"])]
+
+
+def test_find_main_source_follows_a_pex_binary_to_its_entry_point() -> None:
+    # Shaped like `peek testprojects/python/hello_http::`: the pex_binary has no sources, only a
+    # dependency on the generated target of its entry point.
+    entries = {
+        "p/h:image": {"address": "p/h:image", "dependencies": ["p/h:app"]},
+        "p/h:app": {"address": "p/h:app", "dependencies": ["p/h/main.py"], "entry_point": {"module": "main.py"}},
+        "p/h/main.py": {"address": "p/h/main.py", "dependencies": ["3rdparty/python:markupsafe"],
+                        "sources": ["p/h/main.py"], "source_raw": "main.py"},
+    }
+    expand = lambda pattern: []  # noqa: E731
+    assert report.find_main_source("p/h:image", entries, "python", expand) == ("p/h/main.py", [])
+    # Only one level: the entry point is not reached, and the third-party dependency is not looked up.
+    assert report.find_main_source("p/h:image", entries, "python", expand, max_depth=1) == (None, [])
+    # A dependency without a peek entry is reported, to be looked up.
+    entries["p/h:app"]["dependencies"] = ["elsewhere/x.py"]
+    assert report.find_main_source("p/h:image", entries, "python", expand) == (None, ["elsewhere/x.py"])
+    # A C image finds its source among the direct dependencies (one level).
+    c = {
+        "c/h:image": {"address": "c/h:image", "dependencies": ["c/h:app"]},
+        "c/h:app": {"address": "c/h:app", "dependencies": ["c/h/lib:lib"], "sources": ["c/h/main.c"]},
+    }
+    assert report.find_main_source("c/h:image", c, "c", expand) == ("c/h/main.c", [])
+
+
+def _disk_report(**kw) -> ImageReport:
+    r = _c_report(
+        "testprojects/python/hello_http:image",
+        runtime="python",
+        manifest={"kernel_version": "6.1.176", "memory_mib": 64, "ports": [{"host": 8080, "guest": 8080}],
+                  "root": {"kind": "disk", "fstype": "squashfs", "compression": "lz4hc",
+                           "unpacked_bytes": 40_000_000}},
+        sizes={"kernel": 1_500_000, "initrd": 30_000, "rootfs.img": 17_000_000, "total": 18_530_000},
+        ready=ReadyResult(virtual_ms=[1590.25, 1590.25], wall_s=[9.0, 9.1], http_status=[200, 200]),
+        ready_poll=ReadyResult(virtual_ms=[339.1, 339.4], wall_s=[8.0, 8.2], http_status=[200, 200]),
+    )
+    r.rebuilds[0].completed = [LAYER_LINE, "Building the rootfs"]
+    for k, v in kw.items():
+        setattr(r, k, v)
+    return r
+
+
+def test_render_disk_root_two_ready_figures() -> None:
+    r = _disk_report()
+    assert r.disk_root and r.goal_ready is r.ready_poll
+    c = _c_report()
+    assert c.goal_ready is c.ready
+    text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
+    row = next(line for line in text.splitlines() if line.startswith("| `testprojects/python/hello_http:image`"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # The goal (250 ms) is checked against the idle=poll figure only; the plain one has no check mark.
+    assert cells[3] == "339.4 ms ❌ with `idle=poll`; plain icount 1590.25 ms"
+    assert cells[-2:] == ["no ✅", "yes ❌"]  # kernel, runtime layer
+    assert ("| virtual time to READY, plain icount | 1590.25 ms / 1590.25 ms (deterministic) "
+            "| not checked (see the note on disk roots) |  |") in text
+    assert ("| virtual time to READY, `idle=poll` (disk waits at real latency) | 339.1 ms / 339.4 ms "
+            "(spread 0.3 ms; the slower counts) | ≤ 250 ms | ❌ |") in text
+    assert "| HTTP status of `GET /`, `idle=poll` (disk waits at real latency) | 200 / 200 | 200 | ✅ |" in text
+    assert "| runtime layer rebuilt (fresh Pants process, no pantsd) | yes | no | ❌ |" in text
+    assert "| runtime layer rebuilt (warm pantsd) | no | no | ✅ |" in text
+    notes = report.measured_notes(r)
+    disk = next(n for n in notes if n.startswith("Disk root:"))
+    assert "plain icount gives 1590.25 ms" in disk and "`idle=poll` gives 339.4 ms" in disk
+    assert "1250.85 ms (79% of the plain figure)" in disk
+    assert "next timer deadline" in disk and "not in the product's kernel command line" in disk
+    boot = next(n for n in notes if n.startswith("Boot:"))
+    assert boot.startswith("Boot: 339.4 ms of guest time to READY, 1.4× the goal.")
+    assert "lz4hc squashfs image (17.00 MB, 40,000,000 bytes unpacked)" in boot
+    assert "Not deterministic" not in text and "Determinism:" not in text
+    assert "| wall time to READY under icount (this machine), plain icount | 9.0 s / 9.1 s | | |" in text
+    # Plain icount of a disk root varies (disk reads complete in host time): said, and not checked.
+    r.ready = ReadyResult(virtual_ms=[16654.728, 691.569], wall_s=[4.0, 3.6], http_status=[200, 200])
+    assert "plain icount 16654.728 ms (not deterministic: boots differ by 15963.159 ms)" in report._summary_row(r)
+    det = next(n for n in report.measured_notes(r) if n.startswith("Determinism:"))
+    assert "for a disk root" in det and "not the one checked" in det
+    assert next(n for n in report.measured_notes(_c_report(ready=ReadyResult(virtual_ms=[1.0, 2.0])))
+                if n.startswith("Determinism:")).endswith("network timing.")
+    assert any("including the runtime layer" in n for n in notes)
+
+
+def test_render_disk_root_goal_met_and_missing_poll() -> None:
+    r = _disk_report(ready_poll=ReadyResult(virtual_ms=[240.0, 240.2], wall_s=[8.0, 8.0], http_status=[200, 200]))
+    row = report._summary_row(r)
+    assert "240.2 ms ✅ with `idle=poll`; plain icount 1590.25 ms" in row
+    assert not any(n.startswith("Boot:") for n in report.measured_notes(r))
+    # The idle=poll boots failed: no goal figure, the plain one is still shown, unchecked.
+    r = _disk_report(ready_poll=ReadyResult(virtual_ms=[None], wall_s=[None], http_status=[None],
+                                            errors=["boot 1: hang (timed out)"]))
+    assert "❌ no READY with `idle=poll`; plain icount 1590.25 ms" in report._summary_row(r)
+    text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
+    assert "Boot problems, `idle=poll` (disk waits at real latency):" in text
+    # An image without a port (like c/disk_hello) gets no HTTP row.
+    r.manifest = dict(r.manifest, ports=[])
+    text = report.render_markdown([r], MACHINE, WHEN, static_notes={})
+    assert "HTTP status of `GET /`" not in text and "virtual time to READY, plain icount" in text
+    # An initramfs image is measured once, as before.
+    c = _c_report()
+    assert report._ready_cell(c) == "30.5 ms ✅"
+
+
+def test_static_notes_for_the_python_image() -> None:
+    notes = report.STATIC_NOTES["testprojects/python/hello_http:image"]
+    assert any("http.server" in n and "importtime" in n for n in notes)
+    assert any("rootfs.img" in n and "zstd" in n for n in notes)
