@@ -456,7 +456,7 @@ class UnikernelStdlibField(StringField):
         tracebacks, and every codec; shared libraries then follow from the C modules kept.
         Modules imported by a computed name (`importlib.import_module(name)`) are not found:
         list them in `unikernel_stdlib_keep`; a module left out fails at run time with
-        `ModuleNotFoundError`. Measured on testprojects/python/hello_http: 17.0 -> 14.3 MB of
+        `ModuleNotFoundError`. Measured on testprojects/python/hello_http: 17.0 -> 13.1 MB of
         rootfs.img.
         """
     )
