@@ -197,8 +197,9 @@ async def build_python_app(
     pex = await Get(Pex, PexFromTargetsRequest, pex_request)
 
     rt = await Get(Digest, AddPrefix(runtime.layer.digest, "rt"))
+    python_argv = debian_binary_argv("rt", runtime.interpreter.lstrip("/"))
     spec = {
-        "python_argv": list(debian_binary_argv("rt", runtime.interpreter.lstrip("/"))),
+        "python_argv": list(python_argv),
         "pex": "app.pex",
         "out": "out",
         "venv": VENV_DIR,
@@ -222,7 +223,7 @@ async def build_python_app(
     result = await Get(
         FallibleProcessResult,
         Process(
-            argv=(*debian_binary_argv("rt", runtime.interpreter.lstrip("/")), "-s", "-S", "python_install.py", "spec.json"),
+            argv=(*python_argv, "-s", "-S", "python_install.py", "spec.json"),
             input_digest=input_digest,
             output_directories=("out", "report"),
             description=f"Installing {address} into a venv for its unikernel image",
