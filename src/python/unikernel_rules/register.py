@@ -8,11 +8,13 @@ from unikernel_rules.qemu import rules as qemu_rules
 from unikernel_rules.rootfs import layer_rules
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
-from unikernel_rules.runtimes import c, python
-from unikernel_rules.subsystems import debian_tools, python_runtime, zig
+from unikernel_rules.runtimes import c, java, python
+from unikernel_rules.subsystems import debian_tools, java_runtime, python_runtime, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
+    JavaJarTarget,
+    JavaProgramTarget,
     UnikernelImageTarget,
     UnikernelKernelTarget,
 )
@@ -20,7 +22,14 @@ from unikernel_rules.util_rules import zig_cc
 
 
 def target_types():
-    return [UnikernelImageTarget, UnikernelKernelTarget, CProgramTarget, CLibraryTarget]
+    return [
+        UnikernelImageTarget,
+        UnikernelKernelTarget,
+        CProgramTarget,
+        CLibraryTarget,
+        JavaProgramTarget,
+        JavaJarTarget,
+    ]
 
 
 def rules():
@@ -36,6 +45,8 @@ def rules():
         *c.rules(),
         *python.rules(),
         *python_runtime.rules(),
+        *java.rules(),
+        *java_runtime.rules(),
         *zig.rules(),
         *debian_tools.rules(),
         *debian_rules.rules(),

@@ -97,6 +97,9 @@ PROXY_ENV_VARS = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_
 class DebianPackagesRequest:
     packages: Tuple[str, ...]  # roots; their closure from the lock is included
     description_of_origin: str  # e.g. "the Python runtime of //a:image" (used in errors)
+    # False: exactly `packages` (a tool that needs only part of its packages' declared
+    # closure, e.g. the JDK without the AWT/printing libraries of its `Depends`).
+    with_dependencies: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,9 +143,9 @@ class _ExtractedDeb:
     digest: Digest
 
 
-def debian_binary_argv(tree_dir: str, binary: str) -> Tuple[str, ...]:
-    """argv that runs the ELF `binary` (tree-relative, e.g. "usr/bin/mksquashfs") of a DebianTree
-    placed at `tree_dir` in a sandbox, through the tree's own dynamic loader and libraries
+def debian_loader_argv(tree_dir: str) -> Tuple[str, ...]:
+    """argv prefix that runs an ELF program (the next argument, any sandbox path) through the
+    dynamic loader and libraries of a DebianTree placed at `tree_dir` in a sandbox
     (lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path ...), never the host's.
 
     `--inhibit-cache` keeps the host's /etc/ld.so.cache out. (A library missing from the tree
@@ -153,13 +156,14 @@ def debian_binary_argv(tree_dir: str, binary: str) -> Tuple[str, ...]:
     loader = join(DYNAMIC_LOADER)
     if "/" not in loader:
         loader = "./" + loader
-    return (
-        loader,
-        "--inhibit-cache",
-        "--library-path",
-        ":".join(join(d) for d in LIBRARY_DIRS),
-        join(binary.lstrip("/")),
-    )
+    return (loader, "--inhibit-cache", "--library-path", ":".join(join(d) for d in LIBRARY_DIRS))
+
+
+def debian_binary_argv(tree_dir: str, binary: str) -> Tuple[str, ...]:
+    """argv that runs the ELF `binary` (tree-relative, e.g. "usr/bin/mksquashfs") of a DebianTree
+    placed at `tree_dir` in a sandbox, through the tree's own loader (`debian_loader_argv`)."""
+    tree = tree_dir.rstrip("/") or "."
+    return (*debian_loader_argv(tree_dir), posixpath.join(tree, binary.lstrip("/")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,10 +237,17 @@ async def download_deb(request: DebianDownloadRequest, archive: DebianArchiveSub
     return DownloadedDeb(digest=digest, path=posixpath.basename(pkg.filename), package=pkg)
 
 
+def _selected(lock: DebianLock, request: DebianPackagesRequest) -> Tuple[LockedDebianPackage, ...]:
+    packages = closure(lock, request.packages, request.description_of_origin)
+    if request.with_dependencies:
+        return packages
+    return tuple(p for p in packages if p.name in request.packages)
+
+
 @rule(desc="Fetch locked Debian packages", level=LogLevel.DEBUG)
 async def debian_packages(request: DebianPackagesRequest) -> DebianPackages:
     lock = await Get(DebianLock, DebianLockRequest())
-    packages = closure(lock, request.packages, request.description_of_origin)
+    packages = _selected(lock, request)
     downloads = await MultiGet(
         Get(DownloadedDeb, DebianDownloadRequest(p, request.description_of_origin)) for p in packages
     )
@@ -291,7 +302,7 @@ async def extract_deb(request: _ExtractRequest, tools: DebianTools) -> _Extracte
 @rule(desc="Assemble a tree of Debian packages", level=LogLevel.DEBUG)
 async def debian_tree(request: DebianPackagesRequest) -> DebianTree:
     lock = await Get(DebianLock, DebianLockRequest())
-    packages = closure(lock, request.packages, request.description_of_origin)
+    packages = _selected(lock, request)
     extracted = await MultiGet(
         Get(_ExtractedDeb, _ExtractRequest(p, request.description_of_origin)) for p in packages
     )

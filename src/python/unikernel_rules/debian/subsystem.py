@@ -8,7 +8,14 @@ from pants.util.strutil import softwrap
 
 DEBIAN_RESOLVE = "debian"
 
-DEFAULT_ROOTS = ("python3.11-minimal", "libpython3.11-stdlib", "squashfs-tools", "linux-source-6.1")
+DEFAULT_ROOTS = (
+    "python3.11-minimal",
+    "libpython3.11-stdlib",
+    "openjdk-17-jdk-headless",
+    "binutils-x86-64-linux-gnu",
+    "squashfs-tools",
+    "linux-source-6.1",
+)
 
 
 class DebianLockSubsystem(Subsystem):

@@ -116,10 +116,16 @@ def _search_dirs(elf_rel: str, info: ElfInfo, library_dirs: Iterable[str]) -> Li
 def closure(
     tree: str, roots: Iterable[str], library_dirs: Iterable[str] = DEFAULT_LIBRARY_DIRS
 ) -> Closure:
-    """The libraries (and loader) that the ELF files `roots` (tree-relative) need, transitively."""
+    """The libraries (and loader) that the ELF files `roots` (tree-relative) need, transitively.
+
+    A soname that no search directory holds is satisfied by a root of that file name, as the
+    loader reuses an object already loaded under that name: the JVM's `lib/server/libjvm.so`
+    (loaded by full path) for the `libjvm.so` that `lib/libjava.so` needs.
+    """
     library_dirs = tuple(library_dirs)
     result = Closure()
     queue = sorted(set(roots))
+    root_names = {posixpath.basename(r) for r in queue}
     seen: Set[str] = set()
     while queue:
         rel = queue.pop(0)
@@ -148,7 +154,7 @@ def closure(
                     if lib_real not in seen:
                         queue.append(lib_real)
                     break
-            if found is None:
+            if found is None and soname not in root_names:
                 result.missing.setdefault(soname, []).append(rel)
     # Roots themselves are the caller's; only report what they pull in.
     return result

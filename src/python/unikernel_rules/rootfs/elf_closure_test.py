@@ -93,3 +93,15 @@ def test_resolve_in_tree_keeps_absolute_links_inside(tmp_path: Path) -> None:
     os.symlink("/lib/real", tmp_path / "abs")
     assert elf_closure.resolve_in_tree(str(tmp_path), "abs") == ("usr/lib/real", ["abs", "lib"])
     assert elf_closure.resolve_in_tree(str(tmp_path), "nope")[0] is None
+
+
+def test_a_root_satisfies_its_own_file_name(tmp_path: Path) -> None:
+    # The JVM: lib/libjava.so needs libjvm.so, which is lib/server/libjvm.so, loaded by full
+    # path before it. A root with the soname as file name satisfies it; otherwise it is missing.
+    needed = elf_closure.read_elf(_program()).needed
+    omit = next((n for n in needed if n.startswith("libc.so")), needed[0])
+    tree = _tree(tmp_path, omit=omit)
+    (tree / "opt/server").mkdir(parents=True)
+    shutil.copyfile(os.path.realpath(_program()), tree / "opt/server" / omit)
+    result = elf_closure.closure(str(tree), ["usr/bin/prog", f"opt/server/{omit}"])
+    assert omit not in result.missing

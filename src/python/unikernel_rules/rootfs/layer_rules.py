@@ -69,7 +69,10 @@ def _script(module: str, name: str) -> FileContent:
 RUNTIME_LAYER_MARKER = "runtime layer from"
 
 
-async def _run_tool(
+LAYER_SCRIPTS = (("unikernel_rules.rootfs", "layer.py"), ("unikernel_rules.rootfs", "elf_closure.py"))
+
+
+async def run_tool_script(
     tools: DebianTools,
     script: str,
     spec: dict,
@@ -77,14 +80,17 @@ async def _run_tool(
     outputs: Tuple[str, ...],
     description: str,
     level: LogLevel = LogLevel.DEBUG,
+    scripts: Tuple[Tuple[str, str], ...] = LAYER_SCRIPTS,
 ) -> FallibleProcessResult:
+    """Run `script` (one of `scripts`: (package, file name) pairs shipped into the sandbox)
+    with `spec.json` by the `[debian-tools]` Python (python-debian, pyelftools) as a cached
+    process with a fixed hash seed, epoch and locale."""
     pex = await Get(VenvPex, PexRequest, tools.to_pex_request())
     files = await Get(
         Digest,
         CreateDigest(
             [
-                _script("unikernel_rules.rootfs", "layer.py"),
-                _script("unikernel_rules.rootfs", "elf_closure.py"),
+                *(_script(package, name) for package, name in scripts),
                 FileContent("spec.json", json.dumps(spec, sort_keys=True).encode()),
             ]
         ),
@@ -117,7 +123,7 @@ async def outputs_and_report(output_digest: Digest, report_path: str) -> Tuple[D
     return tree, report
 
 
-def _tool_errors(result: FallibleProcessResult, prefix: str) -> str:
+def tool_errors(result: FallibleProcessResult, prefix: str) -> str:
     out = result.stdout.decode(errors="replace")
     lines = [l[len(prefix) + 1 :] for l in out.splitlines() if l.startswith(prefix + " ")]
     if lines:
@@ -141,7 +147,7 @@ async def build_runtime_layer(request: RuntimeLayerRequest, tools: DebianTools) 
         "drop": list(request.drop),
         "compile": list(request.compile),
     }
-    result = await _run_tool(
+    result = await run_tool_script(
         tools,
         "layer.py",
         spec,
@@ -153,7 +159,7 @@ async def build_runtime_layer(request: RuntimeLayerRequest, tools: DebianTools) 
     if result.exit_code != 0:
         raise LayerBuildError(
             f"Building {request.description_of_origin} failed:\n"
-            + _tool_errors(result, "UNIKERNEL_LAYER_ERROR")
+            + tool_errors(result, "UNIKERNEL_LAYER_ERROR")
         )
     layer, report = await outputs_and_report(result.output_digest, "report/layer.json")
     return RuntimeLayer(
@@ -167,10 +173,10 @@ async def build_runtime_layer(request: RuntimeLayerRequest, tools: DebianTools) 
 
 @dataclass(frozen=True)
 class NativeLibrariesRequest:
-    """The shared libraries that `roots` (ELF files in `app`, guest paths) need and that the
-    `layer` does not already hold, taken from the layer's Debian packages."""
+    """The shared libraries that `roots` (ELF files in `app`, guest paths) need and that
+    `layer_files` do not already hold, taken from the unpacked Debian packages `tree`."""
 
-    layer: RuntimeLayer
+    tree: DebianTree
     app: Digest
     roots: Tuple[str, ...]
     layer_files: Tuple[str, ...]
@@ -188,7 +194,7 @@ class NativeLibraries:
 async def native_libraries(request: NativeLibrariesRequest, tools: DebianTools) -> NativeLibraries:
     if not request.roots:
         return NativeLibraries(await Get(Digest, MergeDigests([])), ())
-    tree = await Get(Digest, MergeDigests([request.layer.tree.digest, request.app]))
+    tree = await Get(Digest, MergeDigests([request.tree.digest, request.app]))
     tree = await Get(Digest, AddPrefix(tree, "tree"))
     spec = {
         "tree": "tree",
@@ -197,7 +203,7 @@ async def native_libraries(request: NativeLibrariesRequest, tools: DebianTools) 
         "out": "out",
         "report": "report/elf.json",
     }
-    result = await _run_tool(
+    result = await run_tool_script(
         tools, "elf_closure.py", spec, tree, ("out", "report"), f"Finding the shared libraries of {request.description_of_origin}"
     )
     if result.exit_code == 3:
@@ -219,7 +225,7 @@ async def native_libraries(request: NativeLibrariesRequest, tools: DebianTools) 
     if result.exit_code != 0:
         raise LayerBuildError(
             f"Finding the shared libraries of {request.description_of_origin} failed:\n"
-            + _tool_errors(result, "UNIKERNEL_ELF_ERROR")
+            + tool_errors(result, "UNIKERNEL_ELF_ERROR")
         )
     out, report = await outputs_and_report(result.output_digest, "report/elf.json")
     return NativeLibraries(out, tuple(report["added"]))

@@ -266,7 +266,7 @@ async def build_python_app(
     libraries = await Get(
         NativeLibraries,
         NativeLibrariesRequest(
-            layer=runtime.layer,
+            tree=runtime.layer.tree,
             app=app_files,
             roots=roots,
             layer_files=present,

@@ -1,0 +1,398 @@
+"""The Java runtime: a `java_program` (+ `java_jar`s) -> app jar + a jlink runtime of exactly the
+JDK modules it uses, on a read-only disk.
+
+Every JDK tool (javac, jar, jdeps, jlink, java for the CDS dump) comes from the Debian lock and
+runs in the sandbox through the JDK tree's own dynamic loader; the host's JDK is never used.
+Cached processes, each rebuilt only when its own inputs change:
+  1. build (java_build.py): javac -> a reproducible jar, the main class, `jdeps` -> modules;
+  2. runtime (java_jre.py): jlink of those modules, strip, CDS archive -- keyed by the module
+     list and options only, so an app change that keeps the modules reuses it;
+  3. the runtime's shared libraries (glibc, libstdc++, zlib) by ELF closure from the lock.
+Boot runs `/opt/java/bin/java <jvm options> -cp /app/app.jar:/app/lib/... <main class>`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import List, Tuple
+
+from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
+from pants.engine.fs import (
+    EMPTY_DIGEST,
+    AddPrefix,
+    Digest,
+    DigestEntries,
+    DigestSubset,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+    Snapshot,
+)
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    HydratedSources,
+    HydrateSourcesRequest,
+    InvalidFieldException,
+    Target,
+    TransitiveTargets,
+    TransitiveTargetsRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.option.global_options import GlobMatchErrorBehavior
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
+
+from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv, debian_loader_argv
+from unikernel_rules.rootfs.layer_rules import (
+    RUNTIME_LAYER_MARKER,
+    LayerBuildError,
+    NativeLibraries,
+    NativeLibrariesRequest,
+    outputs_and_report,
+    run_tool_script,
+    tool_errors,
+)
+from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.subsystems.debian_tools import DebianTools
+from unikernel_rules.subsystems.java_runtime import JAVA_HOME, JavaRuntimeSubsystem
+from unikernel_rules.target_types import (
+    JavaCdsField,
+    JavacOptionsField,
+    JavaDependenciesField,
+    JavaJarCoordinateField,
+    JavaJarFileField,
+    JavaJarSha256Field,
+    JavaMainClassField,
+    JavaSourcesField,
+    JdepsIgnoreMissingDepsField,
+    JdkModulesField,
+    JvmOptionsField,
+)
+
+JAVA_ERROR = "UNIKERNEL_JAVA_ERROR"
+JDK_DIR = "jdk"  # where the JDK tree sits in the sandbox
+
+
+@dataclass(frozen=True)
+class JavaAppFieldSet(UnikernelAppFieldSet):
+    runtime = "java"
+    required_fields = (JavaSourcesField,)
+
+    sources: JavaSourcesField
+    main_class: JavaMainClassField
+    dependencies: JavaDependenciesField
+    jdk_modules: JdkModulesField
+    ignore_missing_deps: JdepsIgnoreMissingDepsField
+    javac_options: JavacOptionsField
+    jvm_options: JvmOptionsField
+    cds: JavaCdsField
+
+
+# ---------------------------------------------------------------------------------------------
+# The JDK (tools) from the Debian lock
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JdkRequest:
+    description_of_origin: str
+
+
+@dataclass(frozen=True)
+class Jdk:
+    tree: DebianTree
+    digest: Digest  # the tree under JDK_DIR/
+    home: str  # sandbox path of the JDK, e.g. "jdk/usr/lib/jvm/java-17-openjdk-amd64"
+    modules: Tuple[str, ...]  # the modules it has jmods of
+    strip: Digest  # binutils' tree under "strip/", or empty
+    strip_argv: Tuple[str, ...]
+
+    def tool(self, name: str) -> Tuple[str, ...]:
+        return debian_binary_argv(JDK_DIR, posixpath.join(self.home[len(JDK_DIR) + 1 :], "bin", name))
+
+
+@rule(desc="Unpack the JDK from the Debian lock", level=LogLevel.DEBUG)
+async def unpack_jdk(request: JdkRequest, subsystem: JavaRuntimeSubsystem) -> Jdk:
+    tree, strip_tree = await MultiGet(
+        Get(
+            DebianTree,
+            DebianPackagesRequest(
+                tuple(subsystem.jdk_packages), request.description_of_origin, with_dependencies=False
+            ),
+        ),
+        Get(DebianTree, DebianPackagesRequest(tuple(subsystem.strip_packages), "`strip` for Java runtimes")),
+    )
+    home = subsystem.jdk_home.strip("/")
+    digest, strip, jmods = await MultiGet(
+        Get(Digest, AddPrefix(tree.digest, JDK_DIR)),
+        Get(Digest, AddPrefix(strip_tree.digest, "strip")),
+        Get(Snapshot, DigestSubset(tree.digest, PathGlobs([f"{home}/jmods/*.jmod"]))),
+    )
+    if not jmods.files:
+        raise LayerBuildError(
+            f"The Debian packages `[unikernel-java].jdk_packages` ({', '.join(subsystem.jdk_packages)}) "
+            f"have no jmods under `{home}/jmods` (`[unikernel-java].jdk_home`): jlink needs a "
+            "full JDK package such as `openjdk-17-jdk-headless`."
+        )
+    modules = tuple(sorted(posixpath.basename(f)[: -len(".jmod")] for f in jmods.files))
+    strip_argv = debian_binary_argv("strip", subsystem.strip_program) if subsystem.strip_packages else ()
+    return Jdk(
+        tree=tree,
+        digest=digest,
+        home=f"{JDK_DIR}/{home}",
+        modules=modules,
+        strip=strip if subsystem.strip_packages else EMPTY_DIGEST,
+        strip_argv=strip_argv,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Third-party jars
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JavaJar:
+    digest: Digest  # one file at `path`
+    path: str  # sandbox path
+    name: str  # file name in the image's /app/lib
+    label: str  # for errors: address (and coordinate)
+
+
+@dataclass(frozen=True)
+class JavaJarRequest:
+    target: Target
+
+
+def _maven_path(coordinate: str) -> str:
+    group, artifact, version = coordinate.split(":")
+    return posixpath.join(*group.split("."), artifact, version, f"{artifact}-{version}.jar")
+
+
+@rule(desc="Fetch a pinned jar", level=LogLevel.DEBUG)
+async def java_jar(request: JavaJarRequest, subsystem: JavaRuntimeSubsystem) -> JavaJar:
+    tgt = request.target
+    address = tgt.address
+    expected = tgt[JavaJarSha256Field].value
+    coordinate = tgt[JavaJarCoordinateField].value
+    if coordinate:
+        repository = subsystem.maven_repository
+        if not repository:
+            raise InvalidFieldException(
+                softwrap(
+                    f"""
+                    The `java_jar` {address} names the Maven coordinate `{coordinate}`, but no
+                    local Maven repository is configured. Set `[unikernel-java].maven_repository`
+                    in pants.toml to a directory inside the build root in Maven's layout (e.g.
+                    `3rdparty/jvm/repository`, copied from `~/.m2/repository`), or give the jar
+                    file with `jar=` instead.
+                    """
+                )
+            )
+        if posixpath.isabs(repository) or repository.startswith(".."):
+            raise InvalidFieldException(
+                f"`[unikernel-java].maven_repository` is `{repository}`; it must be a directory "
+                "inside the build root (relative to it), so that Pants can read, pin and cache "
+                "its files. Copy the jars you need there, keeping their Maven paths."
+            )
+        path = posixpath.join(repository.strip("/"), _maven_path(coordinate))
+        where = f"the Maven coordinate `{coordinate}` ({path} in `[unikernel-java].maven_repository`)"
+        digest = await Get(Digest, PathGlobs([path], glob_match_error_behavior=GlobMatchErrorBehavior.ignore))
+        label = f"{address} ({coordinate})"
+    else:
+        hydrated = await Get(HydratedSources, HydrateSourcesRequest(tgt[JavaJarFileField]))
+        digest = hydrated.snapshot.digest
+        files = hydrated.snapshot.files
+        path = files[0] if files else posixpath.join(address.spec_path, tgt[JavaJarFileField].value or "")
+        where = f"the file {path} (its `jar` field)"
+        label = str(address)
+    entries = [e for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry)]
+    if not entries:
+        raise InvalidFieldException(
+            f"The `java_jar` {address} points at {where}, which does not exist. Put the jar "
+            "there, or fix the target's field."
+        )
+    actual = entries[0].file_digest.fingerprint
+    if actual != expected:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `java_jar` {address} pins sha256 {expected}, but {where} has sha256
+                {actual}. If the jar was updated on purpose, set `sha256="{actual}"` on the
+                target; otherwise restore the pinned file.
+                """
+            )
+        )
+    return JavaJar(digest=digest, path=entries[0].path, name=posixpath.basename(path), label=label)
+
+
+# ---------------------------------------------------------------------------------------------
+# The runtime: jlink + strip + CDS
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JavaRuntimeRequest:
+    modules: Tuple[str, ...]  # sorted
+    cds: bool
+
+
+@dataclass(frozen=True)
+class JavaRuntime:
+    digest: Digest  # at guest paths (opt/java/...)
+    elf: Tuple[str, ...]  # guest paths of its ELF files
+    bytes: int
+
+
+JAVA_SCRIPTS = (("unikernel_rules.runtimes", "java_build.py"), ("unikernel_rules.runtimes", "java_jre.py"))
+
+
+@rule(desc="Link a Java runtime", level=LogLevel.DEBUG)
+async def link_java_runtime(
+    request: JavaRuntimeRequest, subsystem: JavaRuntimeSubsystem, tools: DebianTools
+) -> JavaRuntime:
+    jdk = await Get(Jdk, JdkRequest("the Java runtime"))
+    inputs = await Get(Digest, MergeDigests([jdk.digest, jdk.strip]))
+    spec = {
+        "jlink": list(jdk.tool("jlink")),
+        "module_path": f"{jdk.home}/jmods",
+        "modules": list(request.modules),
+        "options": list(subsystem.jlink_options),
+        "out": "out",
+        "home": JAVA_HOME.lstrip("/"),
+        "loader": list(debian_loader_argv(JDK_DIR)),
+        "strip": list(jdk.strip_argv),
+        "cds": request.cds,
+        "cds_options": ["-XX:+UseSerialGC", f"-Xmx{subsystem.cds_heap}", "-Xms" + subsystem.cds_heap],
+        "report": "report/jre.json",
+    }
+    result = await run_tool_script(
+        tools,
+        "java_jre.py",
+        spec,
+        inputs,
+        ("out", "report"),
+        f"Linking a Java {RUNTIME_LAYER_MARKER} the JDK's modules {','.join(request.modules)}",
+        level=LogLevel.INFO,
+        scripts=JAVA_SCRIPTS,
+    )
+    if result.exit_code != 0:
+        raise LayerBuildError(
+            f"Linking the Java runtime ({', '.join(request.modules)}) failed:\n"
+            + tool_errors(result, JAVA_ERROR)
+        )
+    runtime, report = await outputs_and_report(result.output_digest, "report/jre.json")
+    return JavaRuntime(digest=runtime, elf=tuple(report["elf"]), bytes=report["bytes"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The app
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_modules(field_set: JavaAppFieldSet, jdk: Jdk) -> None:
+    unknown = [m for m in field_set.jdk_modules.value or () if m not in jdk.modules]
+    if unknown:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `jdk_modules` field of {field_set.address} names {', '.join(unknown)}, which
+                the JDK does not have. Its modules are: {', '.join(jdk.modules)}.
+                """
+            )
+        )
+
+
+@rule(desc="Build a Java app for a unikernel image", level=LogLevel.DEBUG)
+async def build_java_app(
+    field_set: JavaAppFieldSet, subsystem: JavaRuntimeSubsystem, tools: DebianTools
+) -> UnikernelApp:
+    address = field_set.address
+    jdk, sources, transitive = await MultiGet(
+        Get(Jdk, JdkRequest(f"the Java program {address}")),
+        Get(SourceFiles, SourceFilesRequest([field_set.sources])),
+        Get(TransitiveTargets, TransitiveTargetsRequest([address])),
+    )
+    _check_modules(field_set, jdk)
+    jar_targets = [t for t in transitive.dependencies if t.has_field(JavaJarSha256Field)]
+    jars: List[JavaJar] = list(await MultiGet(Get(JavaJar, JavaJarRequest(t)) for t in jar_targets))
+    names = {}
+    for jar in jars:
+        if jar.name in names:
+            raise InvalidFieldException(
+                f"{address} depends on two jars with the same file name `{jar.name}`: "
+                f"{names[jar.name]} and {jar.label}. Keep one of them."
+            )
+        names[jar.name] = jar.label
+    jars.sort(key=lambda j: j.name)
+
+    spec = {
+        "javac": list(jdk.tool("javac")),
+        "jar": list(jdk.tool("jar")),
+        "jdeps": list(jdk.tool("jdeps")),
+        "sources": sorted(sources.snapshot.files),
+        "jars": [{"path": j.path, "name": j.name, "label": j.label} for j in jars],
+        "release": subsystem.release,
+        "javac_options": list(field_set.javac_options.value or ()),
+        "main_class": field_set.main_class.value,
+        "ignore_missing_deps": field_set.ignore_missing_deps.value,
+        "program": str(address),
+        "out": "out",
+        "report": "report/build.json",
+    }
+    inputs = await Get(Digest, MergeDigests([jdk.digest, sources.snapshot.digest, *(j.digest for j in jars)]))
+    result = await run_tool_script(
+        tools,
+        "java_build.py",
+        spec,
+        inputs,
+        ("out", "report"),
+        f"Compiling {address} for its unikernel image (javac, jar, jdeps)",
+        scripts=JAVA_SCRIPTS,
+    )
+    if result.exit_code == 3:
+        raise InvalidFieldException(tool_errors(result, JAVA_ERROR))
+    if result.exit_code != 0:
+        raise LayerBuildError(f"Building {address} failed:\n" + tool_errors(result, JAVA_ERROR))
+    app_files, report = await outputs_and_report(result.output_digest, "report/build.json")
+
+    modules = tuple(sorted(set(report["modules"]) | set(field_set.jdk_modules.value or ())))
+    runtime = await Get(JavaRuntime, JavaRuntimeRequest(modules, field_set.cds.value))
+    app, libraries = await MultiGet(
+        Get(Digest, AddPrefix(app_files, APP_DIR)),
+        Get(
+            NativeLibraries,
+            NativeLibrariesRequest(
+                tree=jdk.tree,
+                app=runtime.digest,
+                roots=runtime.elf,
+                layer_files=(),
+                description_of_origin=f"the Java runtime of {address}",
+                extra_packages_option="[unikernel-java].jdk_packages",
+            ),
+        ),
+    )
+    digest = await Get(Digest, MergeDigests([runtime.digest, libraries.digest, app]))
+    classpath = ":".join(f"/{APP_DIR}/{entry}" for entry in report["classpath"])
+    command = (
+        f"{JAVA_HOME}/bin/java",
+        *subsystem.jvm_options,
+        *(field_set.jvm_options.value or ()),
+        "-cp",
+        classpath,
+        report["main_class"],
+    )
+    return UnikernelApp(
+        runtime=JavaAppFieldSet.runtime,
+        digest=digest,
+        command=command,
+        env=FrozenDict({"JAVA_HOME": JAVA_HOME}),
+        # The JVM + modules + CDS are ~60 MB unpacked: a read-only squashfs disk, read lazily.
+        root="disk",
+    )
+
+
+def rules():
+    return (*collect_rules(), UnionRule(UnikernelAppFieldSet, JavaAppFieldSet))

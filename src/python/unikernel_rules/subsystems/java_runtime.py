@@ -1,0 +1,121 @@
+"""`[unikernel-java]`: the JDK that builds Java images and the runtime they boot."""
+
+from __future__ import annotations
+
+from pants.engine.rules import collect_rules
+from pants.option.option_types import IntOption, StrListOption, StrOption
+from pants.option.subsystem import Subsystem
+from pants.util.strutil import softwrap
+
+# Where the image's runtime (the jlink output) and the app live in the guest.
+JAVA_HOME = "/opt/java"
+
+
+class JavaRuntimeSubsystem(Subsystem):
+    options_scope = "unikernel-java"
+    help = softwrap(
+        """
+        Java apps in unikernel images (`java_program`, `java_jar`): the JDK from the Debian
+        lock that compiles them and cuts their runtime with `jlink`, and the JVM options the
+        image boots with. See docs/java.md.
+        """
+    )
+
+    jdk_packages = StrListOption(
+        default=[
+            "openjdk-17-jdk-headless",
+            "openjdk-17-jre-headless",
+            "libc6",
+            "libgcc-s1",
+            "libstdc++6",
+            "zlib1g",
+        ],
+        help=softwrap(
+            """
+            The Debian packages (from the Debian lock) unpacked to run the JDK's tools in the
+            sandbox: exactly these, not their whole `Depends` closure (the JRE package depends
+            on printing, sound and font libraries that `javac`, `jdeps` and `jlink` never load).
+            The jmods that `jlink` reads come from the JDK package.
+            """
+        ),
+    )
+    jdk_home = StrOption(
+        default="usr/lib/jvm/java-17-openjdk-amd64",
+        help="The JDK's directory inside those packages (tree-relative).",
+    )
+    strip_packages = StrListOption(
+        default=["binutils-x86-64-linux-gnu"],
+        help=softwrap(
+            """
+            Debian packages (with their dependencies, from the lock) that provide `strip`, used
+            to remove the symbol tables from the runtime's shared libraries (libjvm.so: 24 ->
+            20 MB). Empty: no stripping.
+            """
+        ),
+    )
+    strip_program = StrOption(
+        default="usr/bin/x86_64-linux-gnu-strip",
+        help="The `strip` program inside `strip_packages` (tree-relative).",
+    )
+    release = IntOption(
+        default=17,
+        help=softwrap(
+            """
+            The Java release the sources are compiled for (`javac --release`) and multi-release
+            jars are analysed for (`jdeps --multi-release`). At most the JDK's version.
+            """
+        ),
+    )
+    maven_repository = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            A local Maven repository directory (standard layout) inside the build root, e.g.
+            `3rdparty/jvm/repository`, where `java_jar(coordinate=...)` targets are found.
+            Copy the jars you need from `~/.m2/repository` keeping their paths; each is still
+            pinned by its target's `sha256`.
+            """
+        ),
+    )
+    jlink_options = StrListOption(
+        default=["--strip-debug", "--no-header-files", "--no-man-pages", "--compress=0"],
+        help=softwrap(
+            """
+            Options for `jlink` (besides the module path, modules and output). `--compress=0`
+            leaves `lib/modules` uncompressed: the image's compressed disk compresses it better
+            than jlink's zip level would, and class loading skips the inflate.
+            """
+        ),
+    )
+    jvm_options = StrListOption(
+        default=[
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-XX:-UsePerfData",
+            "-Xss512k",
+            "-XX:ReservedCodeCacheSize=16m",
+            "-XX:MaxRAMPercentage=60",
+        ],
+        help=softwrap(
+            """
+            JVM options of every Java image, before the `java_program`'s own `jvm_options`.
+            The defaults suit a small single-CPU VM: the serial collector, the C1 compiler only
+            (fast warm-up), no hsperfdata file, small thread stacks and code cache, and a heap
+            of at most 60% of the VM's memory.
+            """
+        ),
+    )
+    cds_heap = StrOption(
+        default="128m",
+        help=softwrap(
+            """
+            `-Xmx` used while dumping the CDS archive at build time. Fixed, so that the archive
+            does not depend on the build machine's memory (reproducibility).
+            """
+        ),
+    )
+
+
+
+def rules():
+    return collect_rules()
