@@ -164,6 +164,28 @@ class RepoCopy:
         )
         return f"{directory}:image"
 
+    def write_java_app(
+        self,
+        directory: str,
+        sources: Mapping[str, str],
+        *,
+        program: str = "",
+        image: str = "",
+    ) -> str:
+        """A `java_program` `app` (the `.java` files `sources`, relative to `directory`; `program`:
+        extra fields) and its `unikernel_image` `image` (`image`: extra fields); returns the
+        image's address."""
+        for name, text in sources.items():
+            self.write(f"{directory}/{name}", text)
+        self.write(
+            f"{directory}/BUILD",
+            f"""\
+            java_program(name="app", {program})
+            unikernel_image(name="image", dependencies=[":app"], {image})
+            """,
+        )
+        return f"{directory}:image"
+
     def bundle(self, dotted_dir: str) -> Path:
         return self.root / "dist" / dotted_dir
 

@@ -1,8 +1,9 @@
 """Two clean builds (`--no-local-cache`) from checkouts at different paths: identical bytes.
 
-Covers every example image: the C image (initramfs root), a C image on a disk root and the
-Python image (locked CPython layer, PEX installed into a venv, squashfs rootfs.img), so the
-Debian extraction, the ELF closure, the .pyc compilation, mksquashfs and both kernels are all
+Covers every example image: the C image (initramfs root), a C image on a disk root, the
+Python image (locked CPython layer, PEX installed into a venv, squashfs rootfs.img) and the
+Java image (javac + jar, jlink + strip, the app's CDS archive), so the Debian extraction, the
+ELF closure, the .pyc compilation, the JDK's tools, mksquashfs and both kernels are all
 checked. Each build compiles two kernels (the plain one and the one with the disk fragment).
 """
 
@@ -17,6 +18,7 @@ BUNDLES = {
     "testprojects/c/hello_http:image": "testprojects.c.hello_http/image",
     "testprojects/c/disk_hello:image": "testprojects.c.disk_hello/image",
     "testprojects/python/hello_http:image": "testprojects.python.hello_http/image",
+    "testprojects/java/hello_http:image": "testprojects.java.hello_http/image",
 }
 
 
@@ -40,6 +42,7 @@ def test_two_clean_builds_from_different_paths_are_identical(tmp_path) -> None:
     assert "testprojects.c.hello_http/image/initrd" in a
     assert "testprojects.python.hello_http/image/rootfs.img" in a
     assert "testprojects.c.disk_hello/image/rootfs.img" in a
+    assert "testprojects.java.hello_http/image/rootfs.img" in a
     different = sorted(name for name in a if a[name] != b.get(name))
     assert sorted(a) == sorted(b)
     assert not different, f"not reproducible: {different}"

@@ -55,6 +55,7 @@ from unikernel_rules.target_types import (
     UnikernelOutputPathField,
     UnikernelPortsField,
     UnikernelRootField,
+    UnikernelDiskCompressionField,
 )
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class UnikernelImageFieldSet(PackageFieldSet, RunFieldSet):
     kernel_args: UnikernelKernelArgsField
     initrd_compression: UnikernelInitrdCompressionField
     root: UnikernelRootField
+    disk_compression: UnikernelDiskCompressionField
     output_path: UnikernelOutputPathField
 
 
@@ -236,7 +238,15 @@ async def assemble_unikernel_image(
         # The app's files go on a squashfs disk; the initramfs keeps only init + init.conf.
         rootdisk = await Get(
             RootfsImage,
-            RootfsImageRequest(app_files, description=f"Building the root filesystem image of {address}"),
+            RootfsImageRequest(
+                app_files,
+                description=f"Building the root filesystem image of {address}",
+                compression=(
+                    app.disk_compression
+                    if field_set.disk_compression.value in (None, "auto")
+                    else field_set.disk_compression.value
+                ),
+            ),
         )
     conf = await Get(
         Digest,
@@ -276,6 +286,7 @@ async def assemble_unikernel_image(
         "schema": MANIFEST_SCHEMA,
         "target": str(address),
         "runtime": app.runtime,
+        "app": dict(app.info),
         "kernel": {
             "target": str(kernel.address),
             "version": kernel.version,

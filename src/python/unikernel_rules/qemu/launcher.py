@@ -37,7 +37,16 @@ from typing import IO, Any, Dict, List, Optional, Sequence, Tuple, Union
 EXIT_MARKER = "UNIKERNEL_EXIT="
 PANIC_MARKER = "Kernel panic - not syncing"
 INITRAMFS_FAILED_MARKER = "Initramfs unpacking failed"
-OOM_MARKERS = ("Out of memory", "out of memory")
+OOM_MARKERS = (
+    "Out of memory",  # the kernel's OOM killer
+    "out of memory",
+    # The JVM, when it cannot reserve or commit its heap, metaspace or thread stacks:
+    "There is insufficient memory for the Java Runtime Environment",
+    "Could not reserve enough space",
+    "java.lang.OutOfMemoryError",
+    # CPython
+    "MemoryError",
+)
 
 # `pc` stays the default: measured with -icount (QEMU 7.2, TCG, kernel 6.1, 1 vCPU), the virtual
 # time to the app's readiness line was pc 0.312 s, q35 0.313 s, microvm 0.304 s, and wall
@@ -520,7 +529,15 @@ def explain_exit(
 ) -> Tuple[int, Optional[str]]:
     """Map what happened to (launcher exit code, message for stderr or None)."""
     if state.app_exit is not None:
-        return state.app_exit & 0xFF, None
+        status = state.app_exit & 0xFF
+        if status != 0 and state.out_of_memory:
+            have = f"{memory_mib} MiB" if memory_mib else "its memory"
+            return status, (
+                f"unikernel: the app exited with status {status} after running out of memory "
+                f"(see the console output above); the VM had {have}. Raise the `memory` field "
+                f"of the unikernel_image target, e.g. `memory={2 * (memory_mib or 64)}`."
+            )
+        return status, None
     memory_hint = ""
     if state.initramfs_failed or state.out_of_memory:
         what = "unpacking the initramfs failed" if state.initramfs_failed else "the guest ran out of memory"

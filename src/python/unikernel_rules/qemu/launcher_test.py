@@ -690,3 +690,19 @@ def wait_for_pidfile(pidfile, proc):
         time.sleep(0.05)
     proc.kill()
     pytest.fail("the fake QEMU did not start")
+
+
+def test_explain_exit_app_out_of_memory():
+    # The JVM cannot reserve its heap: it exits 1; the message says to raise `memory`.
+    st = ConsoleState()
+    st.feed_line("Error occurred during initialization of VM")
+    st.feed_line("Could not reserve enough space for object heap")
+    st.feed_line("UNIKERNEL_EXIT=1")
+    code, message = explain_exit(st, 7, memory_mib=32)
+    assert code == 1
+    assert message is not None and "out of memory" in message and "`memory` field" in message
+    assert "memory=64" in message
+    # A plain failure without memory trouble stays silent.
+    st = ConsoleState()
+    st.feed_line("UNIKERNEL_EXIT=1")
+    assert explain_exit(st, 7, memory_mib=32) == (1, None)

@@ -49,6 +49,7 @@ TOOLS_DIR = "tools"
 class RootfsImageRequest:
     rootfs: Digest  # the guest's files at their guest paths (symlinks allowed)
     description: str
+    compression: str = ROOTFS_COMPRESSION  # "lz4" | "zstd" (the kernel's `disk` fragment has both)
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ async def build_rootfs_image(
         "root": "root",
         "output": f"out/{ROOTFS_IMAGE}",
         "mksquashfs": list(mksquashfs.argv),
-        "compression": ROOTFS_COMPRESSION,
+        "compression": request.compression,
         "dirs": list(ROOTFS_DIRS),
     }
     script = importlib.resources.read_binary("unikernel_rules.rootfs", "mkrootfs.py")
@@ -148,6 +149,7 @@ async def build_rootfs_image(
         image_bytes=image.file_digest.serialized_bytes_length,
         unpacked_bytes=unpacked,
         files=len(regular) + len(symlinks),
+        compression=request.compression,
     )
 
 

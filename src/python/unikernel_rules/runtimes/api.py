@@ -39,3 +39,8 @@ class UnikernelApp:
     # read-only squashfs `rootfs.img` under a tmpfs overlay; big runtimes). The image's `root`
     # field overrides it.
     root: str = "initramfs"
+    # The disk root's squashfs compressor ("lz4" | "zstd"); the image's `disk_compression`
+    # field overrides it.
+    disk_compression: str = "lz4"
+    # What the runtime decided, for the bundle's manifest.json ("app"): e.g. the JDK modules.
+    info: FrozenDict[str, str] = FrozenDict()

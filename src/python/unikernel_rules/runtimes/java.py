@@ -27,6 +27,7 @@ from pants.engine.fs import (
     FileEntry,
     MergeDigests,
     PathGlobs,
+    RemovePrefix,
     Snapshot,
 )
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -236,7 +237,6 @@ async def java_jar(request: JavaJarRequest, subsystem: JavaRuntimeSubsystem) -> 
 @dataclass(frozen=True)
 class JavaRuntimeRequest:
     modules: Tuple[str, ...]  # sorted
-    cds: bool
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,9 @@ class JavaRuntime:
     bytes: int
 
 
-JAVA_SCRIPTS = (("unikernel_rules.runtimes", "java_build.py"), ("unikernel_rules.runtimes", "java_jre.py"))
+# Each process ships only its own script: a change to one does not invalidate the other's cache.
+BUILD_SCRIPT = (("unikernel_rules.runtimes", "java_build.py"),)
+JRE_SCRIPT = (("unikernel_rules.runtimes", "java_jre.py"),)
 
 
 @rule(desc="Link a Java runtime", level=LogLevel.DEBUG)
@@ -256,16 +258,14 @@ async def link_java_runtime(
     jdk = await Get(Jdk, JdkRequest("the Java runtime"))
     inputs = await Get(Digest, MergeDigests([jdk.digest, jdk.strip]))
     spec = {
+        "mode": "link",
         "jlink": list(jdk.tool("jlink")),
         "module_path": f"{jdk.home}/jmods",
         "modules": list(request.modules),
         "options": list(subsystem.jlink_options),
         "out": "out",
         "home": JAVA_HOME.lstrip("/"),
-        "loader": list(debian_loader_argv(JDK_DIR)),
         "strip": list(jdk.strip_argv),
-        "cds": request.cds,
-        "cds_options": ["-XX:+UseSerialGC", f"-Xmx{subsystem.cds_heap}", "-Xms" + subsystem.cds_heap],
         "report": "report/jre.json",
     }
     result = await run_tool_script(
@@ -276,7 +276,7 @@ async def link_java_runtime(
         ("out", "report"),
         f"Linking a Java {RUNTIME_LAYER_MARKER} the JDK's modules {','.join(request.modules)}",
         level=LogLevel.INFO,
-        scripts=JAVA_SCRIPTS,
+        scripts=JRE_SCRIPT,
     )
     if result.exit_code != 0:
         raise LayerBuildError(
@@ -285,6 +285,56 @@ async def link_java_runtime(
         )
     runtime, report = await outputs_and_report(result.output_digest, "report/jre.json")
     return JavaRuntime(digest=runtime, elf=tuple(report["elf"]), bytes=report["bytes"])
+
+
+CDS_ARCHIVE = "app.jsa"  # in the guest's /app
+
+
+@dataclass(frozen=True)
+class JavaCdsRequest:
+    root: Digest  # the guest's files: runtime, libraries, app (at app/)
+    classpath: Tuple[str, ...]  # relative to /app
+    jmods: Digest  # the jmods (at jmods/) of the JDK modules but java.base the app uses directly
+    program: str  # for messages
+
+
+@rule(desc="Dump a Java app's CDS archive", level=LogLevel.DEBUG)
+async def dump_java_cds(request: JavaCdsRequest, subsystem: JavaRuntimeSubsystem, tools: DebianTools) -> Digest:
+    root, jmods = await MultiGet(
+        Get(Digest, AddPrefix(request.root, "root")), Get(Snapshot, Digest, request.jmods)
+    )
+    spec = {
+        "mode": "cds",
+        "root": "root",
+        "home": JAVA_HOME.lstrip("/"),
+        "app": APP_DIR,
+        "classpath": list(request.classpath),
+        "jmods": list(jmods.files),
+        "archive": CDS_ARCHIVE,
+        # Run from root/app: the guest's own loader and libraries.
+        "loader": list(debian_loader_argv("..")),
+        # The serial collector archives no heap objects (whose layout varies from run to run
+        # under G1) and a fixed -Xmx keeps the build machine's RAM out: byte-identical archives.
+        "options": ["-XX:+UseSerialGC", f"-Xmx{subsystem.cds_heap}", f"-Xms{subsystem.cds_heap}"],
+        "out": "out",
+        "report": "report/cds.json",
+    }
+    result = await run_tool_script(
+        tools,
+        "java_jre.py",
+        spec,
+        await Get(Digest, MergeDigests([root, jmods.digest])),
+        ("out", "report"),
+        f"Dumping the CDS archive of {request.program}",
+        scripts=JRE_SCRIPT,
+    )
+    if result.exit_code != 0:
+        raise LayerBuildError(
+            f"Dumping the CDS archive of {request.program} failed (set `cds=False` on it to "
+            "skip the archive):\n" + tool_errors(result, JAVA_ERROR)
+        )
+    archive, _ = await outputs_and_report(result.output_digest, "report/cds.json")
+    return await Get(Digest, AddPrefix(archive, APP_DIR))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +400,7 @@ async def build_java_app(
         inputs,
         ("out", "report"),
         f"Compiling {address} for its unikernel image (javac, jar, jdeps)",
-        scripts=JAVA_SCRIPTS,
+        scripts=BUILD_SCRIPT,
     )
     if result.exit_code == 3:
         raise InvalidFieldException(tool_errors(result, JAVA_ERROR))
@@ -359,7 +409,7 @@ async def build_java_app(
     app_files, report = await outputs_and_report(result.output_digest, "report/build.json")
 
     modules = tuple(sorted(set(report["modules"]) | set(field_set.jdk_modules.value or ())))
-    runtime = await Get(JavaRuntime, JavaRuntimeRequest(modules, field_set.cds.value))
+    runtime = await Get(JavaRuntime, JavaRuntimeRequest(modules))
     app, libraries = await MultiGet(
         Get(Digest, AddPrefix(app_files, APP_DIR)),
         Get(
@@ -375,10 +425,23 @@ async def build_java_app(
         ),
     )
     digest = await Get(Digest, MergeDigests([runtime.digest, libraries.digest, app]))
-    classpath = ":".join(f"/{APP_DIR}/{entry}" for entry in report["classpath"])
+    # Relative to the working directory /app: the CDS archive records the class path as given.
+    classpath = ":".join(report["classpath"])
+    cds_options: Tuple[str, ...] = ()
+    if field_set.cds.value:
+        used = [m for m in report["modules"] if m != "java.base"]
+        jmods = await Get(
+            Digest,
+            DigestSubset(jdk.tree.digest, PathGlobs([f"{jdk.home[len(JDK_DIR) + 1:]}/jmods/{m}.jmod" for m in used])),
+        )
+        jmods = await Get(Digest, RemovePrefix(jmods, jdk.home[len(JDK_DIR) + 1 :])) if used else jmods
+        archive = await Get(Digest, JavaCdsRequest(digest, tuple(report["classpath"]), jmods, str(address)))
+        digest = await Get(Digest, MergeDigests([digest, archive]))
+        cds_options = (f"-XX:SharedArchiveFile=/{APP_DIR}/{CDS_ARCHIVE}",)
     command = (
         f"{JAVA_HOME}/bin/java",
         *subsystem.jvm_options,
+        *cds_options,
         *(field_set.jvm_options.value or ()),
         "-cp",
         classpath,
@@ -389,6 +452,15 @@ async def build_java_app(
         digest=digest,
         command=command,
         env=FrozenDict({"JAVA_HOME": JAVA_HOME}),
+        info=FrozenDict(
+            {
+                "main_class": report["main_class"],
+                "classpath": classpath,
+                "workdir": f"/{APP_DIR}",
+                "jdk_modules": ",".join(modules),
+                "cds": "yes" if field_set.cds.value else "no",
+            }
+        ),
         # The JVM + modules + CDS are ~60 MB unpacked: a read-only squashfs disk, read lazily.
         root="disk",
     )

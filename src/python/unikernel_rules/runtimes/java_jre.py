@@ -1,23 +1,34 @@
 #!/usr/bin/env python3
-"""Cut a minimal Java runtime with `jlink`, strip it and dump its CDS archive.
+"""Cut a minimal Java runtime with `jlink` and strip it; dump an app's CDS archive.
 
-Runs inside a Pants sandbox (a cached process keyed by the module list and options, so an
-app change that keeps the modules reuses it) and is imported by unit tests.
+Runs inside a Pants sandbox and is imported by unit tests.
 
     java_jre.py SPEC.json
 
-SPEC keys:
+`"mode": "link"` (a cached process keyed by the module list and options, so an app change
+that keeps the modules reuses it):
   jlink:         argv prefix that starts the JDK's jlink
   module_path:   the JDK's jmods directory
   modules:       the modules to link (sorted)
   options:       further jlink options
   out:           output tree; the runtime goes to `<out>/<home>`
   home:          the runtime's guest path without the leading `/`, e.g. "opt/java"
-  loader:        argv prefix that runs an ELF program through the JDK tree's dynamic loader
   strip:         argv prefix of `strip`, or [] for no stripping
-  cds:           dump `lib/server/classes.jsa`
-  cds_options:   JVM options for the dump (serial collector, fixed heap: reproducible)
-  report:        JSON report: files, bytes, elf files, cds
+  report:        JSON report: files, bytes, elf files
+
+`"mode": "cds"`: a class-data sharing archive of the JDK's default class list plus every class
+of the app's jars, dumped by the image's own `java` in a copy of the guest's root filesystem:
+  root:          the guest's files (runtime, libraries, app) in the sandbox
+  home, app:     the runtime's and the app's guest paths without the leading `/`
+  classpath:     the app's class path, relative to `app` (as the image runs it)
+  jmods:         jmod files of the JDK modules (but java.base) the app uses directly: their
+                 classes are listed too (java.base's default class list is already there)
+  archive:       the archive's path relative to `app`
+  loader:        argv prefix (relative to `<root>/<app>`) that runs an ELF program through the
+                 guest's own dynamic loader and libraries
+  options:       JVM options for the dump (serial collector, fixed heap: reproducible)
+  out:           output tree: `<out>/<archive>`
+  report:        JSON report: classes listed
 
 Exit status 3 means a user-facing error, printed as `UNIKERNEL_JAVA_ERROR` lines.
 """
@@ -28,6 +39,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from typing import List, Sequence
 
 ERROR = "UNIKERNEL_JAVA_ERROR"
@@ -80,28 +92,76 @@ def build(spec: dict) -> dict:
             os.chmod(path, mode | 0o200)
             run([*spec["strip"], "--strip-unneeded", path], f"strip {rel}")
             os.chmod(path, mode)
-    if spec["cds"]:
-        # Written to the runtime's default archive (lib/server/classes.jsa): used at boot
-        # without any option. Dumped with the serial collector (no archived heap objects,
-        # whose layout varies from run to run) and a fixed -Xmx: byte-identical every time.
-        run(
-            [*spec["loader"], os.path.join(home, "bin", "java"), *spec["cds_options"], "-Xshare:dump", "-Xlog:disable"],
-            "Dumping the CDS archive (java -Xshare:dump)",
-        )
     files = files_under(home)
     return {
         "files": len(files),
         "bytes": sum(os.lstat(os.path.join(home, f)).st_size for f in files),
         "elf": ["/" + os.path.join(spec["home"], f) for f in elf],
-        "cds": spec["cds"],
     }
+
+
+def jar_classes(jar: str, prefix: str = "") -> List[str]:
+    """The classes of a jar (or, with `prefix="classes/"`, a jmod) in class-list form
+    (`a/b/C`), without module-info and without the versioned copies of a multi-release jar
+    (the JVM picks the right version by base name)."""
+    with zipfile.ZipFile(jar) as z:
+        names = [n[len(prefix) :] for n in z.namelist() if n.startswith(prefix)]
+    return sorted(
+        n[: -len(".class")]
+        for n in names
+        if n.endswith(".class") and not n.startswith("META-INF/") and not n.endswith("module-info.class")
+    )
+
+
+def dump_cds(spec: dict) -> dict:
+    app_dir = os.path.join(spec["root"], spec["app"])
+    relative_root = os.path.relpath(spec["root"], app_dir)
+    java_home = os.path.join(relative_root, spec["home"])
+    with open(os.path.join(spec["root"], spec["home"], "lib", "classlist")) as f:
+        classes = [line.rstrip("\n") for line in f if line.strip()]
+    for jmod in spec.get("jmods", ()):
+        classes += jar_classes(jmod, prefix="classes/")
+    app_classes: List[str] = []
+    for entry in spec["classpath"]:
+        path = os.path.join(app_dir, entry)
+        app_classes += jar_classes(path)
+        # The JVM checks each class path jar's size and mtime against the archive: the image's
+        # files all have mtime 0 (rootfs.img is built with -all-time 0).
+        os.utime(path, (0, 0))
+    listed = os.path.join(app_dir, "cds.classlist")
+    with open(listed, "w") as f:  # (the JVM ignores a class listed twice)
+        f.write("\n".join(classes + app_classes) + "\n")
+    archive = spec["archive"]
+    argv = [
+        *spec["loader"],
+        os.path.join(java_home, "bin", "java"),
+        *spec["options"],
+        "-Xshare:dump",
+        "-XX:SharedClassListFile=cds.classlist",
+        f"-XX:SharedArchiveFile={archive}",
+        # Relative, exactly as the image runs it from its working directory (the archive
+        # records the class path and is used only with the same one).
+        "-cp", ":".join(spec["classpath"]),
+        "-Xlog:disable",
+        "-Xlog:cds=error",
+    ]
+    result = subprocess.run(argv, cwd=app_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise JreError(
+            "Dumping the CDS archive (java -Xshare:dump) failed:\n" + result.stdout.decode(errors="replace").rstrip()
+        )
+    os.remove(listed)
+    out = os.path.join(spec["out"], archive)
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    os.replace(os.path.join(app_dir, archive), out)
+    return {"classes": len(classes) + len(app_classes), "app_classes": len(app_classes)}
 
 
 def main(argv: List[str]) -> int:
     with open(argv[1]) as f:
         spec = json.load(f)
     try:
-        report = build(spec)
+        report = dump_cds(spec) if spec.get("mode") == "cds" else build(spec)
     except JreError as e:
         for line in str(e).splitlines():
             print(f"{ERROR} {line}")

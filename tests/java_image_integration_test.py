@@ -1,0 +1,122 @@
+"""`pants package` + boot of testprojects/java/hello_http, and real-world jars: a jar's manifest
+`Main-Class`, optional dependencies absent, multi-release jars, and the JVM short of memory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pants_repo import RepoCopy
+from unikernel_rules.qemu import launcher
+
+IMAGE = "testprojects/java/hello_http:image"
+BUNDLE = "testprojects.java.hello_http/image"
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> RepoCopy:
+    return RepoCopy(tmp_path_factory.mktemp("java-image") / "repo")
+
+
+def test_package_boot_and_fetch(repo: RepoCopy) -> None:
+    repo.run("package", IMAGE).assert_success()
+    bundle = repo.bundle(BUNDLE)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["runtime"] == "java"
+    assert manifest["root"]["kind"] == "disk"
+    # jdeps found exactly these: java.sql (Timestamp, DriverManager; it brings java.logging),
+    # jdk.httpserver; jackson-core (a multi-release jar) needs only java.base.
+    assert manifest["app"]["jdk_modules"] == "java.base,java.sql,jdk.httpserver", manifest["app"]
+    assert manifest["app"]["main_class"] == "example.Main"
+    assert manifest["app"]["classpath"] == "/app/app.jar:/app/lib/jackson-core-2.17.2.jar"
+    for name, entry in manifest["files"].items():
+        assert entry["size"] == (bundle / name).stat().st_size
+
+    port = launcher.free_port()
+    result = launcher.boot(
+        str(bundle),
+        ports=[(port, 8080)],
+        accel="tcg",
+        ready=r"READY",
+        stop_after_ready=True,
+        http_get="8080/hello",
+        timeout=180,
+        quiet=True,
+    )
+    assert result.ready_line and "java=17.0." in result.ready_line, result.output
+    assert result.http_status == 200, result.output
+    body = json.loads(result.http_body)
+    # jackson-core (multi-release jar) wrote it; java.sql's Timestamp and DriverManager ran.
+    assert body["message"] == "hello from a Java unikernel" and body["path"] == "/hello", body
+    assert body["timestamp"] == "1970-01-01T00:00:00Z" and body["jdbc_drivers"] == 0, body
+    # java.util.logging logged the request on the console.
+    assert "GET /hello" in result.output, result.output
+
+
+def test_main_class_from_a_jar_manifest(repo: RepoCopy) -> None:
+    # No sources: the app is a prebuilt jar whose manifest names the Main-Class. Its references
+    # to commons-lang3 and plexus-utils are for code paths this entry point does not take.
+    image = repo.write_java_app(
+        "testprojects/javarun/manifest_main",
+        {},
+        program='dependencies=["3rdparty/jvm:maven-artifact"], ignore_missing_deps=True',
+        image='args=["1.0", "1.0.1"], memory=128',
+    )
+    result = repo.run("run", image)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "1.0 < 1.0.1" in result.stdout, result.stdout
+
+
+def test_jar_with_absent_optional_dependencies(repo: RepoCopy) -> None:
+    image = repo.write_java_app(
+        "testprojects/javarun/optional",
+        {
+            "src/demo/Main.java": """\
+            package demo;
+            import org.apache.commons.logging.Log;
+            import org.apache.commons.logging.LogFactory;
+            public class Main {
+                public static void main(String[] args) {
+                    Log log = LogFactory.getLog(Main.class);
+                    log.info("commons-logging without Log4j");
+                    System.out.println("OPTIONAL-OK " + log.getClass().getName());
+                }
+            }
+            """,
+        },
+        program=(
+            'main_class="demo.Main", dependencies=["3rdparty/jvm:commons-logging"], '
+            "ignore_missing_deps=True"
+        ),
+        image="memory=128",
+    )
+    result = repo.run("run", image)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    # Log4j is absent, so commons-logging falls back to java.util.logging (module java.logging).
+    assert "OPTIONAL-OK org.apache.commons.logging.impl.Jdk14Logger" in result.stdout, result.stdout
+
+
+def test_jvm_short_of_memory_says_raise_memory(repo: RepoCopy) -> None:
+    image = repo.write_java_app(
+        "testprojects/javarun/small",
+        {
+            "src/demo/Main.java": """\
+            package demo;
+            public class Main {
+                public static void main(String[] args) {
+                    byte[][] keep = new byte[64][];
+                    for (int i = 0; i < keep.length; i++) keep[i] = new byte[1 << 20];
+                    System.out.println("ALLOCATED " + keep.length + " MiB");
+                }
+            }
+            """,
+        },
+        program='main_class="demo.Main"',
+        image="memory=48",
+    )
+    result = repo.run("run", image)
+    assert result.exit_code != 0, result.stdout + result.stderr
+    console = result.stdout + result.stderr
+    assert "ALLOCATED" not in console, console
+    assert "out of memory" in console and "`memory` field" in console, console
