@@ -29,7 +29,7 @@ def test_package_boot_and_fetch(repo: RepoCopy) -> None:
     # jdk.httpserver; jackson-core (a multi-release jar) needs only java.base.
     assert manifest["app"]["jdk_modules"] == "java.base,java.sql,jdk.httpserver", manifest["app"]
     assert manifest["app"]["main_class"] == "example.Main"
-    assert manifest["app"]["classpath"] == "/app/app.jar:/app/lib/jackson-core-2.17.2.jar"
+    assert manifest["app"]["classpath"] == "app.jar:lib/jackson-core-2.17.2.jar"  # from /app
     for name, entry in manifest["files"].items():
         assert entry["size"] == (bundle / name).stat().st_size
 
@@ -54,18 +54,25 @@ def test_package_boot_and_fetch(repo: RepoCopy) -> None:
     assert "GET /hello" in result.output, result.output
 
 
-def test_main_class_from_a_jar_manifest(repo: RepoCopy) -> None:
+def test_main_class_from_a_jar_manifest_and_its_classes_from_cds(repo: RepoCopy) -> None:
     # No sources: the app is a prebuilt jar whose manifest names the Main-Class. Its references
     # to commons-lang3 and plexus-utils are for code paths this entry point does not take.
+    # -Xshare:on makes the JVM fail if the build-time CDS archive cannot be used.
     image = repo.write_java_app(
         "testprojects/javarun/manifest_main",
         {},
-        program='dependencies=["3rdparty/jvm:maven-artifact"], ignore_missing_deps=True',
+        program=(
+            'dependencies=["3rdparty/jvm:maven-artifact"], ignore_missing_deps=True, '
+            'jvm_options=["-Xshare:on", "-Xlog:class+load=info:stdout"]'
+        ),
         image='args=["1.0", "1.0.1"], memory=128',
     )
     result = repo.run("run", image)
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "1.0 < 1.0.1" in result.stdout, result.stdout
+    # The jar's classes come from the archive dumped at build time, not from the jar.
+    main = "org.apache.maven.artifact.versioning.ComparableVersion source: shared objects file"
+    assert main in result.stdout, result.stdout
 
 
 def test_jar_with_absent_optional_dependencies(repo: RepoCopy) -> None:

@@ -592,6 +592,8 @@ class JavaJarFileField(SingleSourceField):
     alias = "jar"
     required = False
     expected_file_extensions = (".jar",)
+    # A missing file is reported by the Java rules, with the target and the fix.
+    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
     help = "A jar file in the repository (relative to the BUILD file). Give this or `coordinate`."
 
 

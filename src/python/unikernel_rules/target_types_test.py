@@ -6,6 +6,10 @@ from pants.engine.addresses import Address
 from pants.engine.target import InvalidFieldException
 
 from unikernel_rules.target_types import (
+    JavaJarCoordinateField,
+    JavaJarSha256Field,
+    JavaJarTarget,
+    JavaMainClassField,
     UnikernelCpusField,
     UnikernelMemoryField,
     UnikernelPortsField,
@@ -55,3 +59,22 @@ def test_cpus_bounds() -> None:
     assert UnikernelCpusField(2, ADDR).value == 2
     with pytest.raises(InvalidFieldException, match="between 1 and 64"):
         UnikernelCpusField(0, ADDR)
+
+
+def test_java_fields_reject_bad_values() -> None:
+    with pytest.raises(InvalidFieldException, match="not a Java class name"):
+        JavaMainClassField("src/example/Main.java", ADDR)
+    assert JavaMainClassField("example.Main$Inner", ADDR).value == "example.Main$Inner"
+    with pytest.raises(InvalidFieldException, match="group:artifact:version"):
+        JavaJarCoordinateField("jackson-core-2.17.2.jar", ADDR)
+    with pytest.raises(InvalidFieldException, match="64 lowercase hex digits"):
+        JavaJarSha256Field("ABC", ADDR)
+
+
+def test_java_jar_needs_exactly_one_of_jar_and_coordinate() -> None:
+    sha = "0" * 64
+    with pytest.raises(InvalidFieldException, match="exactly one of `jar`"):
+        JavaJarTarget({"sha256": sha}, ADDR).validate()
+    with pytest.raises(InvalidFieldException, match="exactly one of `jar`"):
+        JavaJarTarget({"sha256": sha, "jar": "a.jar", "coordinate": "g:a:1"}, ADDR).validate()
+    JavaJarTarget({"sha256": sha, "coordinate": "g:a:1"}, ADDR).validate()

@@ -32,8 +32,6 @@ from pants.engine.fs import (
 )
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
-    HydratedSources,
-    HydrateSourcesRequest,
     InvalidFieldException,
     Target,
     TransitiveTargets,
@@ -203,10 +201,9 @@ async def java_jar(request: JavaJarRequest, subsystem: JavaRuntimeSubsystem) -> 
         digest = await Get(Digest, PathGlobs([path], glob_match_error_behavior=GlobMatchErrorBehavior.ignore))
         label = f"{address} ({coordinate})"
     else:
-        hydrated = await Get(HydratedSources, HydrateSourcesRequest(tgt[JavaJarFileField]))
-        digest = hydrated.snapshot.digest
-        files = hydrated.snapshot.files
-        path = files[0] if files else posixpath.join(address.spec_path, tgt[JavaJarFileField].value or "")
+        # Read directly (not hydrated as a source field), so that a missing file gets our message.
+        path = posixpath.join(address.spec_path, tgt[JavaJarFileField].value or "")
+        digest = await Get(Digest, PathGlobs([path], glob_match_error_behavior=GlobMatchErrorBehavior.ignore))
         where = f"the file {path} (its `jar` field)"
         label = str(address)
     entries = [e for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry)]
