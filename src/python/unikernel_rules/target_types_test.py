@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pants.engine.addresses import Address
-from pants.engine.target import InvalidFieldException
+from pants.engine.target import InvalidFieldException, InvalidTargetException
 
 from unikernel_rules.target_types import (
     JavaJarCoordinateField,
@@ -73,8 +73,8 @@ def test_java_fields_reject_bad_values() -> None:
 
 def test_java_jar_needs_exactly_one_of_jar_and_coordinate() -> None:
     sha = "0" * 64
-    with pytest.raises(InvalidFieldException, match="exactly one of `jar`"):
-        JavaJarTarget({"sha256": sha}, ADDR).validate()
-    with pytest.raises(InvalidFieldException, match="exactly one of `jar`"):
-        JavaJarTarget({"sha256": sha, "jar": "a.jar", "coordinate": "g:a:1"}, ADDR).validate()
-    JavaJarTarget({"sha256": sha, "coordinate": "g:a:1"}, ADDR).validate()
+    with pytest.raises(InvalidTargetException, match="exactly one of `jar`"):
+        JavaJarTarget({"sha256": sha}, ADDR)
+    with pytest.raises(InvalidTargetException, match="exactly one of `jar`"):
+        JavaJarTarget({"sha256": sha, "jar": "a.jar", "coordinate": "g:a:1"}, ADDR)
+    JavaJarTarget({"sha256": sha, "coordinate": "g:a:1"}, ADDR)

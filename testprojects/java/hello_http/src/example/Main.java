@@ -41,13 +41,13 @@ public final class Main {
     }
 
     static void handle(HttpExchange exchange) throws IOException {
+        LOG.info("GET " + exchange.getRequestURI());
         byte[] response = body(exchange.getRequestURI().getPath());
         exchange.getResponseHeaders().set("Content-Type", "application/json");
         exchange.sendResponseHeaders(200, response.length);
         try (OutputStream out = exchange.getResponseBody()) {
             out.write(response);
         }
-        LOG.info("GET " + exchange.getRequestURI());
     }
 
     public static void main(String[] args) throws IOException {
