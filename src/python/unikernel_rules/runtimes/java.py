@@ -244,8 +244,9 @@ class JavaRuntime:
 
 
 # Each process ships only its own script: a change to one does not invalidate the other's cache.
-BUILD_SCRIPT = (("unikernel_rules.runtimes", "java_build.py"),)
-JRE_SCRIPT = (("unikernel_rules.runtimes", "java_jre.py"),)
+_MAIN = ("unikernel_rules.runtimes", "sandbox_script.py")
+BUILD_SCRIPT = (("unikernel_rules.runtimes", "java_build.py"), _MAIN)
+JRE_SCRIPT = (("unikernel_rules.runtimes", "java_jre.py"), _MAIN)
 
 
 @rule(desc="Link a Java runtime", level=LogLevel.DEBUG)

@@ -23,19 +23,23 @@ Exit status 3 means a user-facing error, printed as `UNIKERNEL_JAVA_ERROR` lines
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import zipfile
 from typing import Dict, List, Optional, Sequence
 
+try:
+    from unikernel_rules.runtimes.sandbox_script import UserError, script_main
+except ImportError:  # in the sandbox, shipped beside this script
+    from sandbox_script import UserError, script_main  # type: ignore[no-redef]  # pants: no-infer-dep
+
 # jar's --date: the ZIP format's earliest time (DOS dates start in 1980), in UTC.
 JAR_DATE = "1980-01-01T00:00:02Z"
 ERROR = "UNIKERNEL_JAVA_ERROR"
 
 
-class JavaBuildError(Exception):
+class JavaBuildError(UserError):
     pass
 
 
@@ -223,18 +227,7 @@ def build(spec: dict) -> dict:
 
 
 def main(argv: List[str]) -> int:
-    with open(argv[1]) as f:
-        spec = json.load(f)
-    try:
-        report = build(spec)
-    except JavaBuildError as e:
-        for line in str(e).splitlines():
-            print(f"{ERROR} {line}")
-        return 3
-    os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)
-    with open(spec["report"], "w") as f:
-        json.dump(report, f, indent=1, sort_keys=True)
-    return 0
+    return script_main(argv, build, ERROR)
 
 
 if __name__ == "__main__":

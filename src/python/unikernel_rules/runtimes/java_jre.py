@@ -35,17 +35,21 @@ Exit status 3 means a user-facing error, printed as `UNIKERNEL_JAVA_ERROR` lines
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import zipfile
 from typing import List, Sequence
 
+try:
+    from unikernel_rules.runtimes.sandbox_script import UserError, script_main
+except ImportError:  # in the sandbox, shipped beside this script
+    from sandbox_script import UserError, script_main  # type: ignore[no-redef]  # pants: no-infer-dep
+
 ERROR = "UNIKERNEL_JAVA_ERROR"
 
 
-class JreError(Exception):
+class JreError(UserError):
     pass
 
 
@@ -158,18 +162,7 @@ def dump_cds(spec: dict) -> dict:
 
 
 def main(argv: List[str]) -> int:
-    with open(argv[1]) as f:
-        spec = json.load(f)
-    try:
-        report = dump_cds(spec) if spec.get("mode") == "cds" else build(spec)
-    except JreError as e:
-        for line in str(e).splitlines():
-            print(f"{ERROR} {line}")
-        return 3
-    os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)
-    with open(spec["report"], "w") as f:
-        json.dump(report, f, indent=1, sort_keys=True)
-    return 0
+    return script_main(argv, lambda spec: dump_cds(spec) if spec.get("mode") == "cds" else build(spec), ERROR)
 
 
 if __name__ == "__main__":
