@@ -125,3 +125,23 @@ def test_jvm_short_of_memory_says_raise_memory(repo: RepoCopy) -> None:
     console = result.stdout + result.stderr
     assert "ALLOCATED" not in console, console
     assert "out of memory" in console and "`memory` field" in console, console
+
+
+def test_jvm_thrashing_at_boot_says_raise_memory(repo: RepoCopy) -> None:
+    # Far below the JVM's floor the guest does not always OOM-kill the JVM: its code pages are
+    # evicted and read back from the disk over and over. init watches the kernel's memory
+    # pressure and says what to do instead of hanging silently.
+    repo.run("package", IMAGE).assert_success()
+    result = launcher.boot(
+        str(repo.bundle(BUNDLE)),
+        no_ports=True,
+        accel="tcg",
+        memory_mib=32,
+        ready=r"READY",
+        stop_after_ready=True,
+        timeout=120,
+        quiet=True,
+    )
+    console = result.output + (result.message or "")
+    assert not result.ready_line, console
+    assert "out of memory" in console.lower() and "`memory`" in console, console

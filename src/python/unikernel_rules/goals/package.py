@@ -261,7 +261,8 @@ async def assemble_unikernel_image(
         InitrdRequest(
             rootfs=rootfs,
             compression=field_set.initrd_compression.value or "gzip",
-            memory_base_mib=DISK_ROOT_MEMORY_BASE_MIB if rootdisk else KERNEL_MEMORY_BASE_MIB,
+            memory_base_mib=(DISK_ROOT_MEMORY_BASE_MIB if rootdisk else KERNEL_MEMORY_BASE_MIB)
+            + app.memory_mib,
             description=f"Packing the initramfs of {address}",
         ),
     )

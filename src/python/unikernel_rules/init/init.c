@@ -14,7 +14,8 @@
  *      the overlay the root (see switch_to_disk_root()),
  *   5. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0),
  *   6. runs the application as its child, forwarding signals to it and
- *      reaping every zombie,
+ *      reaping every zombie, and says "raise memory" if the app stays stalled
+ *      on memory (thrashing; /proc/pressure/memory, kernels with CONFIG_PSI),
  *   7. when the application exits, kills what is left, syncs, prints
  *      "UNIKERNEL_EXIT=<status>" and powers off, preferably through QEMU's
  *      isa-debug-exit device so the host sees the status in QEMU's exit code.
@@ -686,6 +687,46 @@ static void kill_all(void)
     }
 }
 
+/* Memory pressure watchdog. A VM too small for its app does not always end in an OOM kill:
+ * a JVM or CPython whose code pages are evicted and read back from the disk root over and
+ * over (thrashing) just never becomes ready. With CONFIG_PSI (the kernel's `disk` fragment),
+ * /proc/pressure/memory says which share of the last 10 s every task spent stalled on memory;
+ * when it stays high, say so once, with the fix. A healthy app is at ~0. */
+#define PRESSURE_PATH "/proc/pressure/memory"
+#define STALL_LIMIT_PCT 40 /* "full avg10" at or above this ... */
+#define STALL_CHECKS 10    /* ... at this many checks in a row, 1 s apart */
+
+/* "full avg10=12.34 ..." -> 12; -1 if unavailable. */
+static int memory_stall_pct(void)
+{
+    char buf[256];
+    int fd = open(PRESSURE_PATH, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *full = strstr(buf, "full avg10=");
+    return full ? atoi(full + strlen("full avg10=")) : -1;
+}
+
+static void check_memory_pressure(int *stalled_checks, int *warned)
+{
+    int pct = memory_stall_pct();
+    *stalled_checks = pct >= STALL_LIMIT_PCT ? *stalled_checks + 1 : 0;
+    if (*stalled_checks < STALL_CHECKS || *warned)
+        return;
+    *warned = 1;
+    char need[64] = "";
+    if (conf.memory_mib && conf.memory_mib[0])
+        snprintf(need, sizeof need, " (the build estimated at least %s MiB)", conf.memory_mib);
+    msg("the app has been stalled waiting for memory for %d s (memory pressure %d%%): "
+        "out of memory, its pages are evicted and read back faster than it runs. Raise the "
+        "`memory` field of the unikernel_image target%s.", STALL_CHECKS, pct, need);
+}
+
 /* Run the app; returns its exit status (128+N if killed by signal N). */
 static int run_app(void)
 {
@@ -706,11 +747,15 @@ static int run_app(void)
     if (app == 0)
         exec_app(&orig);
 
-    int status = 0, done = 0;
+    int status = 0, done = 0, stalled_checks = 0, warned = 0;
+    int watch = memory_stall_pct() >= 0;
+    const struct timespec second = {1, 0};
     while (!done) {
         siginfo_t info;
-        int sig = sigwaitinfo(&set, &info);
-        if (sig == SIGCHLD)
+        int sig = watch ? sigtimedwait(&set, &info, &second) : sigwaitinfo(&set, &info);
+        if (sig < 0 && errno == EAGAIN)
+            check_memory_pressure(&stalled_checks, &warned);
+        else if (sig == SIGCHLD)
             reap(app, &status, &done);
         else if (sig > 0)
             kill(app, sig); /* a forwarded signal */

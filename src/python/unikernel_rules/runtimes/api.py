@@ -42,5 +42,8 @@ class UnikernelApp:
     # The disk root's squashfs compressor ("lz4" | "zstd"); the image's `disk_compression`
     # field overrides it.
     disk_compression: str = "lz4"
+    # RAM (MiB) the runtime itself needs on top of the kernel and its root filesystem, for the
+    # image's memory estimate (manifest "memory_needed_mib", init's and the build's messages).
+    memory_mib: int = 0
     # What the runtime decided, for the bundle's manifest.json ("app"): e.g. the JDK modules.
     info: FrozenDict[str, str] = FrozenDict()
