@@ -690,13 +690,14 @@ static void kill_all(void)
 /* Memory pressure watchdog. A VM too small for its app does not always end in an OOM kill:
  * a JVM or CPython whose code pages are evicted and read back from the disk root over and
  * over (thrashing) just never becomes ready. With CONFIG_PSI (the kernel's `disk` fragment),
- * /proc/pressure/memory says which share of the last 10 s every task spent stalled on memory;
+ * /proc/pressure/memory says which share of the last 10 s the app spent stalled on memory;
  * when it stays high, say so once, with the fix. A healthy app is at ~0. */
 #define PRESSURE_PATH "/proc/pressure/memory"
-#define STALL_LIMIT_PCT 40 /* "full avg10" at or above this ... */
+#define STALL_LIMIT_PCT 20 /* "some avg10" at or above this (a thrashing JVM: ~50) ... */
 #define STALL_CHECKS 10    /* ... at this many checks in a row, 1 s apart */
 
-/* "full avg10=12.34 ..." -> 12; -1 if unavailable. */
+/* "some avg10=12.34 ..." (the share of time at least one task was stalled on memory:
+ * reclaim, refaults of evicted pages) -> 12; -1 if unavailable. */
 static int memory_stall_pct(void)
 {
     char buf[256];
@@ -708,8 +709,8 @@ static int memory_stall_pct(void)
     if (n <= 0)
         return -1;
     buf[n] = '\0';
-    const char *full = strstr(buf, "full avg10=");
-    return full ? atoi(full + strlen("full avg10=")) : -1;
+    const char *some = strstr(buf, "some avg10=");
+    return some ? atoi(some + strlen("some avg10=")) : -1;
 }
 
 static void check_memory_pressure(int *stalled_checks, int *warned)

@@ -941,9 +941,10 @@ def boot(bundle: Union[str, "os.PathLike[str]", Bundle], options: Optional[Launc
         if options.stop_after_ready and state.ready_line is None and (state.app_exit is not None or not message):
             if code == 0:
                 code = 1
+            why = f"; {message[len('unikernel: '):]}" if message and state.out_of_memory else ""
             message = (
                 f"unikernel: the app exited (status {state.app_exit if state.app_exit is not None else code}) "
-                f"before a console line matched --ready {options.ready!r}"
+                f"before a console line matched --ready {options.ready!r}{why}"
             )
         result.exit_code, result.message = code, message
         if options.quiet and message and result.stderr.strip() and state.app_exit is None:

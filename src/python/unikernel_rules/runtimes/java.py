@@ -103,13 +103,18 @@ class JdkRequest:
 class Jdk:
     tree: DebianTree
     digest: Digest  # the tree under JDK_DIR/
-    home: str  # sandbox path of the JDK, e.g. "jdk/usr/lib/jvm/java-17-openjdk-amd64"
+    tree_home: str  # the JDK in the tree, e.g. "usr/lib/jvm/java-17-openjdk-amd64"
     modules: Tuple[str, ...]  # the modules it has jmods of
     strip: Digest  # binutils' tree under "strip/", or empty
     strip_argv: Tuple[str, ...]
 
+    @property
+    def home(self) -> str:
+        """The JDK's sandbox path (the tree at JDK_DIR)."""
+        return f"{JDK_DIR}/{self.tree_home}"
+
     def tool(self, name: str) -> Tuple[str, ...]:
-        return debian_binary_argv(JDK_DIR, posixpath.join(self.home[len(JDK_DIR) + 1 :], "bin", name))
+        return debian_binary_argv(JDK_DIR, posixpath.join(self.tree_home, "bin", name))
 
 
 @rule(desc="Unpack the JDK from the Debian lock", level=LogLevel.DEBUG)
@@ -140,7 +145,7 @@ async def unpack_jdk(request: JdkRequest, subsystem: JavaRuntimeSubsystem) -> Jd
     return Jdk(
         tree=tree,
         digest=digest,
-        home=f"{JDK_DIR}/{home}",
+        tree_home=home,
         modules=modules,
         strip=strip if subsystem.strip_packages else EMPTY_DIGEST,
         strip_argv=strip_argv,
@@ -428,11 +433,12 @@ async def build_java_app(
     cds_options: Tuple[str, ...] = ()
     if field_set.cds.value:
         used = [m for m in report["modules"] if m != "java.base"]
-        jmods = await Get(
-            Digest,
-            DigestSubset(jdk.tree.digest, PathGlobs([f"{jdk.home[len(JDK_DIR) + 1:]}/jmods/{m}.jmod" for m in used])),
-        )
-        jmods = await Get(Digest, RemovePrefix(jmods, jdk.home[len(JDK_DIR) + 1 :])) if used else jmods
+        jmods = EMPTY_DIGEST
+        if used:
+            subset = await Get(
+                Digest, DigestSubset(jdk.tree.digest, PathGlobs([f"{jdk.tree_home}/jmods/{m}.jmod" for m in used]))
+            )
+            jmods = await Get(Digest, RemovePrefix(subset, jdk.tree_home))
         archive = await Get(Digest, JavaCdsRequest(digest, tuple(report["classpath"]), jmods, str(address)))
         digest = await Get(Digest, MergeDigests([digest, archive]))
         cds_options = (f"-XX:SharedArchiveFile=/{APP_DIR}/{CDS_ARCHIVE}",)
