@@ -18,7 +18,8 @@ What differs between build A and build B:
   starting in 2031. Pants 2.17 works under it (its engine's clock and logs show the fake
   date), but **the fake clock reaches only Pants itself (the engine and our rule code), not
   the sandboxed build tools**: Pants starts every `Process` with a cleared environment (only
-  the env the rule sets), so `LD_PRELOAD`/`FAKETIME` are not inherited. The tools' clocks are
+  the env the rule sets), so `LD_PRELOAD`/`FAKETIME` are not inherited (checked: a
+  python_test run under `faketime '2031-05-05 12:00:00' ./pants test` sees the real year). The tools' clocks are
   pinned anyway (SOURCE_DATE_EPOCH=0, KBUILD_BUILD_TIMESTAMP, mtime 0 in cpio/squashfs), and
   the date the tools really see differs between A and B simply because the builds run at
   different times (minutes apart, often across a minute/hour boundary). Putting libfaketime
