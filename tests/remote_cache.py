@@ -163,13 +163,16 @@ def parse_counters(stderr: str) -> Dict[str, int]:
 
 
 def processes_run_locally(counters: Dict[str, int]) -> int:
-    """Processes whose local execution was not beaten by a remote cache hit.
+    """Processes that ran to completion locally, from Pants' `--stats-log` counters.
 
-    With a remote cache, Pants 2.17 starts each cacheable process locally *while* it asks the
-    cache (no delay), and cancels the local run when the cache answers first, so
-    `local_execution_requests` also counts those cancelled starts. What ran locally is what the
-    remote cache did not beat: uncacheable processes, cache misses, and processes that finished
-    locally before the cache answered."""
-    return counters.get("local_execution_requests", 0) - counters.get(
-        "remote_cache_speculation_remote_completed_first", 0
+    With a remote cache, Pants 2.17 may start a cacheable process locally *while* it asks the
+    cache (speculation without delay) and cancels the local run when the cache answers first,
+    so `local_execution_requests` also counts cancelled starts (and misses starts that the
+    cache answer beat). What ran locally: remote cache misses, local runs that beat the cache,
+    and local starts beyond the remote cache requests (processes that never ask the cache)."""
+    c = counters.get
+    return (
+        c("remote_cache_requests_uncached", 0)
+        + c("remote_cache_speculation_local_completed_first", 0)
+        + max(0, c("local_execution_requests", 0) - c("remote_cache_requests", 0))
     )

@@ -53,7 +53,11 @@ def test_clone_b_runs_nothing_locally_with_a_remote_cache(tmp_path) -> None:
             f"--remote-store-address={address}",
             "--remote-cache-read",
             "--remote-cache-write" if write else "--no-remote-cache-write",
+            # A hit once the outputs are known to exist remotely (fetched when needed): else a
+            # large output's download races the local speculative run of the same process.
+            "--cache-content-behavior=validate",
             "--remote-cache-rpc-timeout-millis=30000",
+            "--remote-store-rpc-timeout-millis=120000",
             "--stats-log",
         )
 
@@ -84,6 +88,8 @@ def test_clone_b_runs_nothing_locally_with_a_remote_cache(tmp_path) -> None:
     assert cb.get("remote_cache_read_errors", 0) == 0, summary
     assert cb.get("remote_cache_speculation_local_completed_first", 0) == 0, summary
     assert processes_run_locally(cb) == 0, summary
+    # Cancelled speculative starts record no run time; a completed local run does.
+    assert cb.get("local_process_total_time_run_ms", 0) == 0, summary
     assert _digests(a) == _digests(b)
 
     # 3. Server stopped: a small source change still builds, with a warning.
