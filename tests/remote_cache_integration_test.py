@@ -13,7 +13,8 @@
 
 Expected duration on 2 cores: ~30-45 min (clone A is a cold build of everything: two kernels
 at ~7-10 min each, the zig libc cache ~2 min, Python and Java layers); clone B ~1-3 min;
-step 3 ~1 min. Clone B still downloads the locked .deb files again (a download is not a
+step 3 ~1 min (up to ~10 min more if Pants refetches rather than reuses clone B's
+validated-but-not-fetched kernel entry with the server down: not checked). Clone B still downloads the locked .deb files again (a download is not a
 process; its digest is checked), so it needs the Debian archive like any build.
 """
 
