@@ -3,7 +3,10 @@
 
     build-support/verify_reproducible.py [--clean-both] [--keep] [--pants ./pants] TARGETS...
 
-1. `pants package TARGETS` into a temporary dist dir: the build you would ship (it may come
+Run it from the build root.
+
+1. `pants package TARGETS` into a temporary dist dir, `dist/unikernel-verify-XXXX/first`
+   (Pants wants its dist dir inside the build root): the build you would ship (it may come
    from the local or remote cache);
 2. `pants --no-local-cache --no-remote-cache-read package TARGETS` into a second dist dir:
    every process runs again (kernel included, minutes per kernel);
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -87,7 +91,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the two dist dirs")
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="unikernel-verify-"))
+    # Pants requires its dist dir inside the build root (the current directory).
+    Path("dist").mkdir(exist_ok=True)
+    work = Path(os.path.relpath(tempfile.mkdtemp(prefix="unikernel-verify-", dir="dist")))
     first, second = work / "first", work / "second"
     try:
         for dist, clean in ((first, args.clean_both), (second, True)):
