@@ -5,10 +5,15 @@
 #                        the Linux kernel's own build (Kbuild uses the host gcc)
 #   cpio                 lets tests cross-check the initramfs with GNU cpio
 #   squashfs-tools       lets unit tests check mkrootfs.py (images use the Debian-locked one)
+#   faketime             the reproducibility test runs its second build at a fake date
+#   libmagic1 libarchive13
+#                        diffoscope's two imports (python-magic, libarchive-c) load them
+#   zstd                 lets diffoscope look inside zstd-compressed members
 # Everything else (Pants, pex, zig, Debian packages for images) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 build-essential flex bison bc libelf-dev xz-utils binutils cpio squashfs-tools)
+packages=(qemu-system-x86 build-essential flex bison bc libelf-dev xz-utils binutils cpio squashfs-tools
+  faketime libmagic1 libarchive13 zstd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,7 +18,8 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from pants.testutil.pants_integration_test import PantsResult, run_pants_with_workdir
 
@@ -141,6 +142,33 @@ class RepoCopy:
             start_new_session=True,
         )
 
+    def run_subprocess(
+        self,
+        *args: str,
+        extra_env: Optional[Mapping[str, str]] = None,
+        wrapper: Sequence[str] = (),
+        umask: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> "SubprocessResult":
+        """`pants ARGS` as a child process (no pantsd), optionally under a `wrapper` command
+        (e.g. `faketime DATE`) and with its own `umask`: what `run` (in-process) cannot vary."""
+        workdir = self._workdir()
+        env = self.env(extra_env)
+        env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        preexec = (lambda: os.umask(umask)) if umask is not None else None  # noqa: E731
+        proc = subprocess.run(
+            [*wrapper, sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *args],
+            cwd=self.root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            preexec_fn=preexec,
+            timeout=timeout,
+        )
+        return SubprocessResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+
     def _workdir(self) -> Path:
         workdir = self.root / ".pants.d" / "workdir"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -188,6 +216,20 @@ class RepoCopy:
 
     def bundle(self, dotted_dir: str) -> Path:
         return self.root / "dist" / dotted_dir
+
+
+@dataclass(frozen=True)
+class SubprocessResult:
+    args: List[str]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def assert_success(self) -> None:
+        assert self.exit_code == 0, f"pants {' '.join(self.args)} exited {self.exit_code}:\n{self.stderr[-8000:]}"
+
+    def assert_failure(self) -> None:
+        assert self.exit_code != 0, f"pants {' '.join(self.args)} succeeded:\n{self.stderr[-8000:]}"
 
 
 def _alive(pid: int) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import sys
 from dataclasses import dataclass
 from typing import Tuple
 
@@ -33,6 +32,7 @@ from pants.util.strutil import softwrap
 
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv
 from unikernel_rules.rootfs import mkrootfs
+from unikernel_rules.rootfs.rules import script_python_fingerprint
 
 ROOTFS_IMAGE = "rootfs.img"
 # lz4 (-Xhc): measured under qemu -icount, the guest decompresses a CPython stdlib 2.7x faster
@@ -130,7 +130,7 @@ async def build_rootfs_image(
             description=request.description,
             env={
                 "PYTHONHASHSEED": "0",
-                "UNIKERNEL_PYTHON_VERSION": sys.version.replace("\n", " "),
+                "UNIKERNEL_PYTHON_VERSION": script_python_fingerprint(),
                 "UNIKERNEL_MKSQUASHFS": mksquashfs.fingerprint,
             },
             level=LogLevel.DEBUG,

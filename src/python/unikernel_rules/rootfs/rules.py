@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import platform
+import zlib
 from dataclasses import dataclass
-
-import sys
 
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.fs import (
@@ -30,6 +30,16 @@ UK_DIR = ".uk"
 INIT_CONF = ".uk/init.conf"
 COMPLETE_SENTINEL = ".uk/complete"
 MEMORY_TOKEN = "@MEMORY_NEEDED_MIB@"
+
+
+def script_python_fingerprint() -> str:
+    """What of the interpreter running our sandboxed stdlib-only scripts (Pants' own, the
+    `PythonBuildStandaloneBinary`) can change their output: its version and zlib's. Stable
+    across machines, unlike `sys.version` (which holds the interpreter's build date)."""
+    return (
+        f"{platform.python_implementation()} {platform.python_version()} "
+        f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
+    )
 
 
 @dataclass(frozen=True)
@@ -88,8 +98,9 @@ async def build_initrd(request: InitrdRequest, python: PythonBuildStandaloneBina
             input_digest=input_digest,
             output_files=("out/initrd", "out/report.json"),
             description=request.description,
-            # The interpreter's version is part of the cache key (gzip output depends on zlib).
-            env={"PYTHONHASHSEED": "0", "UNIKERNEL_PYTHON_VERSION": sys.version.replace("\n", " ")},
+            # The interpreter's version and zlib's are part of the cache key (gzip output
+            # depends on zlib); not `sys.version`, whose build date differs between machines.
+            env={"PYTHONHASHSEED": "0", "UNIKERNEL_PYTHON_VERSION": script_python_fingerprint()},
             level=LogLevel.DEBUG,
         ),
     )

@@ -1,0 +1,178 @@
+"""A BuildGrid REAPI server on loopback (CAS + ActionCache, disk storage) and Pants' counters.
+
+BuildGrid comes from `tests/tools:bgd` (resolve `buildgrid`, 3rdparty/python/buildgrid.lock),
+which a test that lists it in `runtime_package_dependencies` finds at `tests.tools/bgd.pex`.
+It runs on CPython 3.11 (pyenv's or the system's `python3.11`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, Iterator, Optional
+
+BGD_PEX = "tests.tools/bgd.pex"
+
+CONFIG = """\
+description: unikernel_rules test cache (CAS + ActionCache, no execution)
+server:
+  - !channel
+    address: "127.0.0.1:{port}"
+    insecure-mode: true
+authorization:
+  method: none
+storages:
+  - !disk-storage &cas
+    path: {storage}
+caches:
+  - !lru-action-cache &ac
+    storage: *cas
+    max-cached-refs: 100000
+    allow-updates: true
+    cache-failed-actions: false
+instances:
+  - name: ""
+    services:
+      - !action-cache
+        cache: *ac
+      - !cas
+        storage: *cas
+      - !bytestream
+        storage: *cas
+thread-pool-size: 20
+"""
+
+
+def find_python311() -> Optional[str]:
+    candidates = [
+        *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.11*/bin/python3.11")), reverse=True),
+        "/usr/bin/python3.11",
+        shutil.which("python3.11") or "",
+    ]
+    for c in candidates:
+        if c and os.access(c, os.X_OK):
+            if subprocess.run([c, "-c", "import sys"], capture_output=True).returncode == 0:
+                return c
+    return None
+
+
+def find_bgd_pex() -> Optional[Path]:
+    here = Path.cwd()
+    for candidate in (here, *here.parents):
+        if (candidate / BGD_PEX).exists():
+            return candidate / BGD_PEX
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class BuildGrid:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.log = workdir / "bgd.log"
+
+    @property
+    def address(self) -> str:
+        return f"grpc://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 180) -> None:
+        pex, python = find_bgd_pex(), find_python311()
+        assert pex, f"{BGD_PEX} is not in the sandbox: list tests/tools:bgd in runtime_package_dependencies"
+        assert python, "BuildGrid needs CPython 3.11 (pyenv or the system's python3.11)"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "bgd.yml"
+        config.write_text(CONFIG.format(port=self.port, storage=self.workdir / "cas"))
+        self.proc = subprocess.Popen(
+            [python, str(pex), "server", "start", str(config)],
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout  # the venv PEX installs itself on first start
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"BuildGrid exited {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
+            if _listening(self.port):
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise AssertionError(f"BuildGrid did not listen on {self.port} in {timeout} s:\n{self.log.read_text()[-4000:]}")
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+@contextlib.contextmanager
+def buildgrid(workdir: Path) -> Iterator[BuildGrid]:
+    server = BuildGrid(workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_COUNTER = re.compile(r"^\s+([a-z_]+): (\d+)$")
+
+
+def parse_counters(stderr: str) -> Dict[str, int]:
+    """The `Counters:` block that `--stats-log` prints at the end of a run."""
+    counters: Dict[str, int] = {}
+    in_block = False
+    for line in stderr.splitlines():
+        if line.rstrip().endswith("Counters:"):
+            in_block, counters = True, {}
+            continue
+        if in_block:
+            m = _COUNTER.match(line)
+            if m:
+                counters[m.group(1)] = int(m.group(2))
+            else:
+                in_block = False
+    return counters
+
+
+def processes_run_locally(counters: Dict[str, int]) -> int:
+    """Processes that ran to completion locally, from Pants' `--stats-log` counters.
+
+    With a remote cache, Pants 2.17 may start a cacheable process locally *while* it asks the
+    cache (speculation without delay) and cancels the local run when the cache answers first,
+    so `local_execution_requests` also counts cancelled starts (and misses starts that the
+    cache answer beat). What ran locally: remote cache misses, local runs that beat the cache,
+    and local starts beyond the remote cache requests (processes that never ask the cache)."""
+    c = counters.get
+    return (
+        c("remote_cache_requests_uncached", 0)
+        + c("remote_cache_speculation_local_completed_first", 0)
+        + max(0, c("local_execution_requests", 0) - c("remote_cache_requests", 0))
+    )
