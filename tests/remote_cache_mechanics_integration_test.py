@@ -1,4 +1,4 @@
-"""The remote cache mechanics of remote_cache_integration_test.py on a cheap target (~2-3 min):
+"""The remote cache mechanics of reproducibility_integration_test.py on a cheap target (~2-3 min):
 BuildGrid on loopback, clone A writes, clone B (empty local store) reads and runs nothing
 locally, and a build still succeeds with the server stopped. The target is a small
 `pex_binary` (no kernel), so this runs in the ordinary test suite."""

@@ -1,12 +1,27 @@
-"""Two clean builds (`--no-local-cache --no-remote-cache-read`) that differ in everything the
-host can vary: identical bytes.
+"""Two clean builds that differ in everything the host can vary give identical bytes; and a
+third clone with an empty local store gets everything from a real remote cache (BuildGrid).
+
+One test, so that the kernels are built only twice (builds A and B); the remote cache rides
+on build A:
+
+1. Build A (`--no-local-cache`, `--remote-cache-write` to BuildGrid on loopback) runs every
+   process and writes the results to the remote cache.
+2. Build B (`--no-local-cache --no-remote-cache-read`, other path, TZ, LANG, umask, date) runs
+   every process again: its bundles must be byte-identical to A's.
+3. Clone C (another path, a fresh local store and named caches, `--remote-cache-read` only)
+   must run **no process locally** (Pants' own counters, `--stats-log`; see
+   `remote_cache.processes_run_locally`), miss nothing, and produce A's bytes.
+4. With the server stopped, clone C changes one C source line and packages the C image with
+   the remote cache still configured: it succeeds, with Pants' "Failed to read from remote
+   cache" warning.
 
 Covers every example image: the C image (initramfs root), a C image on a disk root, the
 Python image (locked CPython layer, PEX installed into a venv, squashfs rootfs.img) and the
 Java image (javac + jar, jlink + strip, the app's CDS archive), so the Debian extraction, the
 ELF closure, the .pyc compilation, the JDK's tools, mksquashfs and both kernels are all
-checked. Each build compiles two kernels (the plain one and the one with the disk fragment):
-expect ~25-40 minutes on 2 cores for the two builds.
+checked. Builds A and B each compile two kernels (the plain one and the one with the disk
+fragment): expect ~25-40 minutes on 2 cores; clone C takes ~2-4 min (it downloads the locked
+.deb files again: a download is not a process, its sha256 is checked).
 
 What differs between build A and build B:
 
@@ -34,10 +49,14 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from typing import Dict
+import time
+import warnings
+from pathlib import Path
+from typing import Dict, Tuple
 
 from diffoscope_report import mismatch_report
 from pants_repo import RepoCopy
+from remote_cache import buildgrid, parse_counters, processes_run_locally
 
 BUNDLES = {
     "testprojects/c/hello_http:image": "testprojects.c.hello_http/image",
@@ -47,6 +66,21 @@ BUNDLES = {
 }
 
 CLEAN = ("--no-local-cache", "--no-remote-cache-read", "--no-remote-cache-write")
+
+
+def remote_flags(tmp_path: Path, address: str, *, read: bool, write: bool, store: str = "") -> Tuple[str, ...]:
+    return (
+        *((f"--local-store-dir={tmp_path / store / 'store'}", f"--named-caches-dir={tmp_path / store / 'named_caches'}") if store else ()),
+        f"--remote-store-address={address}",
+        "--remote-cache-read" if read else "--no-remote-cache-read",
+        "--remote-cache-write" if write else "--no-remote-cache-write",
+        # A hit once the outputs are known to exist remotely (fetched when needed): else a
+        # large output's download races the local speculative run of the same process.
+        "--cache-content-behavior=validate",
+        "--remote-cache-rpc-timeout-millis=30000",
+        "--remote-store-rpc-timeout-millis=120000",
+        "--stats-log",
+    )
 
 ENV_A = {"TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 ENV_B = {"TZ": "Asia/Kolkata", "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8"}
@@ -62,28 +96,81 @@ def _digests(repo: RepoCopy) -> Dict[str, str]:
     return digests
 
 
-def test_two_clean_builds_in_different_environments_are_identical(tmp_path) -> None:
+def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path) -> None:
     faketime = shutil.which("faketime")
     assert faketime, "faketime is missing: run build-support/setup-host.sh (Debian package `faketime`)"
     first = RepoCopy(tmp_path / "a" / "checkout")
     second = RepoCopy(tmp_path / "elsewhere" / "deeper" / "other-checkout")
-    first.run_subprocess("package", *CLEAN, *BUNDLES, extra_env=ENV_A, umask=0o022).assert_success()
-    second.run_subprocess(
-        "package", *CLEAN, *BUNDLES, extra_env=ENV_B, umask=0o077, wrapper=(faketime, FAKE_DATE)
-    ).assert_success()
-    a, b = _digests(first), _digests(second)
-    assert "testprojects.c.hello_http/image/initrd" in a
-    assert "testprojects.python.hello_http/image/rootfs.img" in a
-    assert "testprojects.c.disk_hello/image/rootfs.img" in a
-    assert "testprojects.java.hello_http/image/rootfs.img" in a
-    assert sorted(a) == sorted(b)
-    different = sorted(name for name in a if a[name] != b.get(name))
-    if different:
-        report = mismatch_report(
-            [
-                (name, first.root / "dist" / name, second.root / "dist" / name)
-                # manifest.json only repeats the other files' sha256s: report those first.
-                for name in sorted(different, key=lambda n: n.endswith("manifest.json"))
-            ]
+    third = RepoCopy(tmp_path / "c" / "yet" / "another")
+    with buildgrid(tmp_path / "buildgrid") as server:
+        start = time.monotonic()
+        ra = first.run_subprocess(
+            "package",
+            "--no-local-cache",
+            *remote_flags(tmp_path, server.address, read=False, write=True),
+            *BUNDLES,
+            extra_env=ENV_A,
+            umask=0o022,
         )
-        raise AssertionError(f"not reproducible: {different}\n\ndiffoscope:\n{report}")
+        wall_a = time.monotonic() - start
+        ra.assert_success()
+        ca = parse_counters(ra.stderr)
+        assert ca.get("remote_cache_write_successes", 0) > 0, ca
+        assert ca.get("remote_cache_write_errors", 0) == 0, ca
+
+        second.run_subprocess(
+            "package", *CLEAN, *BUNDLES, extra_env=ENV_B, umask=0o077, wrapper=(faketime, FAKE_DATE)
+        ).assert_success()
+        a, b = _digests(first), _digests(second)
+        assert "testprojects.c.hello_http/image/initrd" in a
+        assert "testprojects.python.hello_http/image/rootfs.img" in a
+        assert "testprojects.c.disk_hello/image/rootfs.img" in a
+        assert "testprojects.java.hello_http/image/rootfs.img" in a
+        assert sorted(a) == sorted(b)
+        different = sorted(name for name in a if a[name] != b.get(name))
+        if different:
+            report = mismatch_report(
+                [
+                    (name, first.root / "dist" / name, second.root / "dist" / name)
+                    # manifest.json only repeats the other files' sha256s: report those first.
+                    for name in sorted(different, key=lambda n: n.endswith("manifest.json"))
+                ]
+            )
+            raise AssertionError(f"not reproducible: {different}\n\ndiffoscope:\n{report}")
+
+        start = time.monotonic()
+        rc = third.run_subprocess(
+            "package", *remote_flags(tmp_path, server.address, read=True, write=False, store="cache-c"), *BUNDLES
+        )
+        wall_c = time.monotonic() - start
+        rc.assert_success()
+        cc = parse_counters(rc.stderr)
+
+    summary = (
+        f"REMOTE-CACHE clone A (no local cache): {wall_a:.0f} s, "
+        f"{ca.get('local_execution_requests')} local processes, "
+        f"{ca.get('remote_cache_write_successes')} written; clone C (empty local store): "
+        f"{wall_c:.0f} s, {cc.get('remote_cache_requests_cached')}/{cc.get('remote_cache_requests')} "
+        f"remote hits, {processes_run_locally(cc)} run locally; counters C: {cc}"
+    )
+    # Shown in pytest's warnings summary: the figures docs/benchmarks.md reports.
+    warnings.warn(summary)
+    assert cc.get("remote_cache_requests", 0) > 0, summary
+    assert cc.get("remote_cache_requests_uncached", 0) == 0, summary
+    assert cc.get("remote_cache_read_errors", 0) == 0, summary
+    assert cc.get("remote_cache_speculation_local_completed_first", 0) == 0, summary
+    assert processes_run_locally(cc) == 0, summary
+    # Cancelled speculative starts record no run time; a completed local run does.
+    assert cc.get("local_process_total_time_run_ms", 0) == 0, summary
+    assert _digests(third) == a
+
+    # The server is stopped: a small source change still builds, with a warning.
+    main_c = third.root / "testprojects/c/hello_http/main.c"
+    main_c.write_text(main_c.read_text() + "\n/* a small change */\n")
+    rd = third.run_subprocess(
+        "package",
+        *remote_flags(tmp_path, server.address, read=True, write=True, store="cache-c"),
+        "testprojects/c/hello_http:image",
+    )
+    rd.assert_success()
+    assert "Failed to read from remote cache" in rd.stderr, rd.stderr[-4000:]
