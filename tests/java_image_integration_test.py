@@ -73,7 +73,7 @@ def test_main_class_from_a_jar_manifest_and_its_classes_from_cds(repo: RepoCopy)
     assert main in result.stdout, result.stdout
 
 
-def test_jar_with_absent_optional_dependencies(repo: RepoCopy) -> None:
+def test_jar_with_absent_optional_dependencies_and_a_hand_added_module(repo: RepoCopy) -> None:
     image = repo.write_java_app(
         "testprojects/javarun/optional",
         {
@@ -86,13 +86,21 @@ def test_jar_with_absent_optional_dependencies(repo: RepoCopy) -> None:
                     Log log = LogFactory.getLog(Main.class);
                     log.info("commons-logging without Log4j");
                     System.out.println("OPTIONAL-OK " + log.getClass().getName());
+                    // The SunEC provider is found by a service loader, so jdeps cannot see it:
+                    // it is in the image only because `jdk_modules` names jdk.crypto.ec.
+                    try {
+                        java.security.KeyPairGenerator.getInstance("EC").generateKeyPair();
+                        System.out.println("EC-OK");
+                    } catch (java.security.GeneralSecurityException e) {
+                        System.out.println("EC-MISSING " + e);
+                    }
                 }
             }
             """,
         },
         program=(
             'main_class="demo.Main", dependencies=["3rdparty/jvm:commons-logging"], '
-            "ignore_missing_deps=True"
+            'ignore_missing_deps=True, jdk_modules=["jdk.crypto.ec"]'
         ),
         image="memory=128",
     )
@@ -100,6 +108,7 @@ def test_jar_with_absent_optional_dependencies(repo: RepoCopy) -> None:
     assert result.exit_code == 0, result.stdout + result.stderr
     # Log4j is absent, so commons-logging falls back to java.util.logging (module java.logging).
     assert "OPTIONAL-OK org.apache.commons.logging.impl.Jdk14Logger" in result.stdout, result.stdout
+    assert "EC-OK" in result.stdout, result.stdout
 
 
 def test_jvm_short_of_memory_says_raise_memory(repo: RepoCopy) -> None:
