@@ -17,7 +17,6 @@ from pants.engine.target import (
     IntField,
     InvalidFieldException,
     MultipleSourcesField,
-    SingleSourceField,
     StringField,
     StringSequenceField,
     Target,
@@ -588,13 +587,27 @@ class JavaProgramTarget(Target):
     )
 
 
-class JavaJarFileField(SingleSourceField):
+class JavaJarFileField(StringField):
+    # A plain path, not a sources field: a `java_jar` with a `coordinate` has no file here, and
+    # Pants goals that hydrate every sources field (tailor, filedeps) would reject it. The Java
+    # rules read (and watch) the file and report a missing one with the target and the fix.
     alias = "jar"
-    required = False
-    expected_file_extensions = (".jar",)
-    # A missing file is reported by the Java rules, with the target and the fix.
-    default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
-    help = "A jar file in the repository (relative to the BUILD file). Give this or `coordinate`."
+    help = softwrap(
+        """
+        A jar file in the repository, relative to the BUILD file, e.g. `libs/gson-2.13.2.jar`.
+        Give this or `coordinate`.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and (not value.endswith(".jar") or value.startswith("/") or ".." in value.split("/")):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {value!r}; it must be the path of a "
+                "`.jar` file relative to the BUILD file, inside the repository."
+            )
+        return value
 
 
 class JavaJarCoordinateField(StringField):

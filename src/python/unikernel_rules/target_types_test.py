@@ -7,6 +7,7 @@ from pants.engine.target import InvalidFieldException, InvalidTargetException
 
 from unikernel_rules.target_types import (
     JavaJarCoordinateField,
+    JavaJarFileField,
     JavaJarSha256Field,
     JavaJarTarget,
     JavaMainClassField,
@@ -69,6 +70,9 @@ def test_java_fields_reject_bad_values() -> None:
         JavaJarCoordinateField("jackson-core-2.17.2.jar", ADDR)
     with pytest.raises(InvalidFieldException, match="64 lowercase hex digits"):
         JavaJarSha256Field("ABC", ADDR)
+    for bad in ("libs/gson.zip", "/abs/gson.jar", "../outside/gson.jar"):
+        with pytest.raises(InvalidFieldException, match="relative to the BUILD file"):
+            JavaJarFileField(bad, ADDR)
 
 
 def test_java_jar_needs_exactly_one_of_jar_and_coordinate() -> None:
