@@ -28,7 +28,6 @@ from pants.engine.fs import (
 from pants.engine.process import FallibleProcessResult, Process
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
-from pants.util.strutil import softwrap
 
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv
 from unikernel_rules.rootfs import mkrootfs
