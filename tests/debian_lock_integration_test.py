@@ -135,8 +135,8 @@ def test_tree_runs_a_locked_binary_with_its_own_loader(repo: RepoCopy) -> None:
 
 def test_root_missing_from_the_lock(repo: RepoCopy) -> None:
     _fails_with(
-        _probe(repo, "--debian-probe-roots=['openjdk-17-jdk-headless']"),
-        ["the debian-probe goal needs the Debian package openjdk-17-jdk-headless", "not in the Debian lockfile",
+        _probe(repo, "--debian-probe-roots=['cowsay']"),
+        ["the debian-probe goal needs the Debian package cowsay", "not in the Debian lockfile",
          "`[debian-lock].packages`", RELOCK],
     )
 

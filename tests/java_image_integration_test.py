@@ -137,20 +137,20 @@ def test_jvm_short_of_memory_says_raise_memory(repo: RepoCopy) -> None:
 
 
 def test_jvm_thrashing_at_boot_says_raise_memory(repo: RepoCopy) -> None:
-    # Far below the JVM's floor the guest does not always OOM-kill the JVM: its code pages are
-    # evicted and read back from the disk over and over. init watches the kernel's memory
-    # pressure and says what to do instead of hanging silently.
+    # Just below the JVM's floor (45-46 MiB) the guest does not OOM-kill the JVM: its code
+    # pages are evicted and read back from the disk over and over, and it takes ~40 s or more
+    # to become ready (measured at 40 MiB). init watches the kernel's memory pressure and
+    # says what to do instead of staying silent (or the OOM killer strikes: also a message).
     repo.run("package", IMAGE).assert_success()
     result = launcher.boot(
         str(repo.bundle(BUNDLE)),
         no_ports=True,
         accel="tcg",
-        memory_mib=32,
+        memory_mib=40,
         ready=r"READY",
         stop_after_ready=True,
-        timeout=120,
+        timeout=150,
         quiet=True,
     )
     console = result.output + (result.message or "")
-    assert not result.ready_line, console
     assert "out of memory" in console.lower() and "`memory`" in console, console

@@ -104,10 +104,11 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path) -> 
     third = RepoCopy(tmp_path / "c" / "yet" / "another")
     with buildgrid(tmp_path / "buildgrid") as server:
         start = time.monotonic()
+        # Global flags go before the goal (after it they would be the goal's own).
         ra = first.run_subprocess(
-            "package",
             "--no-local-cache",
             *remote_flags(tmp_path, server.address, read=False, write=True),
+            "package",
             *BUNDLES,
             extra_env=ENV_A,
             umask=0o022,
@@ -119,7 +120,7 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path) -> 
         assert ca.get("remote_cache_write_errors", 0) == 0, ca
 
         second.run_subprocess(
-            "package", *CLEAN, *BUNDLES, extra_env=ENV_B, umask=0o077, wrapper=(faketime, FAKE_DATE)
+            *CLEAN, "package", *BUNDLES, extra_env=ENV_B, umask=0o077, wrapper=(faketime, FAKE_DATE)
         ).assert_success()
         a, b = _digests(first), _digests(second)
         assert "testprojects.c.hello_http/image/initrd" in a
@@ -140,7 +141,7 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path) -> 
 
         start = time.monotonic()
         rc = third.run_subprocess(
-            "package", *remote_flags(tmp_path, server.address, read=True, write=False, store="cache-c"), *BUNDLES
+            *remote_flags(tmp_path, server.address, read=True, write=False, store="cache-c"), "package", *BUNDLES
         )
         wall_c = time.monotonic() - start
         rc.assert_success()
@@ -168,8 +169,8 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path) -> 
     main_c = third.root / "testprojects/c/hello_http/main.c"
     main_c.write_text(main_c.read_text() + "\n/* a small change */\n")
     rd = third.run_subprocess(
-        "package",
         *remote_flags(tmp_path, server.address, read=True, write=True, store="cache-c"),
+        "package",
         "testprojects/c/hello_http:image",
     )
     rd.assert_success()
