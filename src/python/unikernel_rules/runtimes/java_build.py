@@ -30,9 +30,9 @@ import zipfile
 from typing import Dict, List, Optional, Sequence
 
 try:
-    from unikernel_rules.runtimes.sandbox_script import UserError, script_main
+    from unikernel_rules.runtimes.sandbox_script import UserError, files_under, script_main
 except ImportError:  # in the sandbox, shipped beside this script
-    from sandbox_script import UserError, script_main  # type: ignore[no-redef]  # pants: no-infer-dep
+    from sandbox_script import UserError, files_under, script_main  # type: ignore[no-redef]  # pants: no-infer-dep
 
 # jar's --date: the ZIP format's earliest time (DOS dates start in 1980), in UTC.
 JAR_DATE = "1980-01-01T00:00:02Z"
@@ -52,12 +52,7 @@ def run(argv: Sequence[str], what: str) -> str:
 
 
 def class_files(classes: str) -> List[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(classes):
-        dirnames.sort()
-        for name in filenames:
-            found.append(os.path.relpath(os.path.join(dirpath, name), classes))
-    return sorted(found)
+    return files_under(classes)
 
 
 def compile_sources(spec: dict, classes: str) -> None:

@@ -42,9 +42,9 @@ import zipfile
 from typing import List, Sequence
 
 try:
-    from unikernel_rules.runtimes.sandbox_script import UserError, script_main
+    from unikernel_rules.runtimes.sandbox_script import UserError, files_under, script_main
 except ImportError:  # in the sandbox, shipped beside this script
-    from sandbox_script import UserError, script_main  # type: ignore[no-redef]  # pants: no-infer-dep
+    from sandbox_script import UserError, files_under, script_main  # type: ignore[no-redef]  # pants: no-infer-dep
 
 ERROR = "UNIKERNEL_JAVA_ERROR"
 
@@ -57,15 +57,6 @@ def run(argv: Sequence[str], what: str) -> None:
     result = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if result.returncode != 0:
         raise JreError(f"{what} failed (exit status {result.returncode}):\n" + result.stdout.decode(errors="replace").rstrip())
-
-
-def files_under(root: str) -> List[str]:
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in filenames:
-            found.append(os.path.relpath(os.path.join(dirpath, name), root))
-    return sorted(found)
 
 
 def is_elf(path: str) -> bool:

@@ -11,6 +11,16 @@ import os
 from typing import Callable, List
 
 
+def files_under(root: str) -> List[str]:
+    """Every file under `root` (symlinks to files too), `root`-relative, sorted."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            found.append(os.path.relpath(os.path.join(dirpath, name), root))
+    return sorted(found)
+
+
 class UserError(Exception):
     """A mistake the user can fix (a compile error, a missing class): printed, exit status 3."""
 
