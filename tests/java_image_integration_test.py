@@ -60,7 +60,7 @@ def test_main_class_from_a_jar_manifest_and_its_classes_from_cds(repo: RepoCopy)
         "testprojects/javarun/manifest_main",
         {},
         program=(
-            'dependencies=["3rdparty/jvm:maven-artifact"], ignore_missing_deps=True, '
+            'dependencies=["3rdparty/jvm:maven-artifact"], ignore_missing_deps=True, cds=True, '
             'jvm_options=["-Xshare:on", "-Xlog:class+load=info:stdout"]'
         ),
         image='args=["1.0", "1.0.1"], memory=128',
