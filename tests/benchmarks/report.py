@@ -150,8 +150,8 @@ STATIC_NOTES: Dict[str, List[str]] = {
     ],
     "testprojects/java/hello_http:image": [
         "Boot time, measured by hand (2026-11-27, `idle=poll`): the kernel reaches /init in ~29 ms "
-        "(like the C disk image); the rest is the JVM. The app's CDS archive (`cds=True`, the "
-        "default) cut 697 -> 472 ms. Measured and left out of the defaults (see docs/java.md): "
+        "(like the C disk image); the rest is the JVM. The app's CDS archive (`cds=True`, "
+        "opt-in) cut 697 -> 473 ms. Measured and left out of the defaults (see docs/java.md): "
         "`-XX:CompileThresholdScaling=5` 420 ms; no verification of class path classes "
         "(`-XX:-BytecodeVerificationRemote`) another ~50 ms, a safety trade-off; mapping the "
         "archive at its fixed address (`-XX:ArchiveRelocationMode=0`) ~7 ms, gives up ASLR; `-Xint` "
@@ -165,7 +165,7 @@ STATIC_NOTES: Dict[str, List[str]] = {
         "~4 MB, glibc + libstdc++ ~2.5 MB. `disk_compression=\"zstd\"` gives a 20.6 MB rootfs.img "
         "(22.1 MB in all, still above 20) but +550 ms to READY (zstd decompression in the guest), "
         "so lz4 stays the default. Meeting 20 MB would need a smaller JVM build (a minimal VM "
-        "variant, not in Debian) or dropping CDS (23.6 MB, 697 ms).",
+        "variant, not in Debian) or dropping CDS (the default now: 25.2 MB in all, 697 ms).",
         "Warm rebuild after a comment line in Main.java: javac/jar/jdeps rerun (~3 s of JVM "
         "starts), their outputs are byte-identical to the previous build, so jlink, the CDS dump, "
         "the ELF closure and mksquashfs are cache hits. A real code change (a string literal in "
@@ -184,7 +184,8 @@ REPRODUCIBILITY_SECTION: List[str] = [
     "## Reproducibility and remote cache (all testprojects images)",
     "",
     "From `tests/reproducibility_integration_test.py` (it runs in `pants test ::`, so in CI), "
-    "not from this script. Not measured yet on the current code: see the latest issue note.",
+    "not from this script; it writes its figures to "
+    "`$TMPDIR/unikernel-rules-remote-cache-figures.txt`. Copy them here after a run.",
     "",
 ]
 
