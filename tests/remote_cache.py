@@ -17,7 +17,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Optional
+from typing import Dict, Iterator, Optional, Tuple
 
 BGD_PEX = "tests.tools/bgd.pex"
 
@@ -175,4 +175,24 @@ def processes_run_locally(counters: Dict[str, int]) -> int:
         c("remote_cache_requests_uncached", 0)
         + c("remote_cache_speculation_local_completed_first", 0)
         + max(0, c("local_execution_requests", 0) - c("remote_cache_requests", 0))
+    )
+
+
+def remote_flags(tmp_path: Path, address: str, *, read: bool, write: bool, store: str = "") -> Tuple[str, ...]:
+    """Pants flags for a build against the REAPI server at `address`; `store`: a fresh local
+    store and named caches under `tmp_path/store` (an empty cache, as on another machine)."""
+    return (
+        *((f"--local-store-dir={tmp_path / store / 'store'}", f"--named-caches-dir={tmp_path / store / 'named_caches'}") if store else ()),
+        f"--remote-store-address={address}",
+        "--remote-cache-read" if read else "--no-remote-cache-read",
+        "--remote-cache-write" if write else "--no-remote-cache-write",
+        # A hit once the outputs are known to exist remotely (fetched when needed): else a
+        # large output's download races the local speculative run of the same process.
+        "--cache-content-behavior=validate",
+        "--remote-cache-rpc-timeout-millis=30000",
+        # BuildGrid 0.4.4 refuses requests beyond its concurrency limit (Pants' default is 128).
+        "--remote-store-rpc-concurrency=16",
+        "--remote-cache-rpc-concurrency=16",
+        "--remote-store-rpc-timeout-millis=120000",
+        "--stats-log",
     )

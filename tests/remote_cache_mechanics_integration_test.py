@@ -6,7 +6,7 @@ locally, and a build still succeeds with the server stopped. The target is a sma
 from __future__ import annotations
 
 from pants_repo import RepoCopy
-from remote_cache import buildgrid, parse_counters, processes_run_locally
+from remote_cache import buildgrid, parse_counters, processes_run_locally, remote_flags
 
 APP = "cheap/app:bin"
 
@@ -22,27 +22,14 @@ def test_remote_cache_mechanics_on_a_small_pex(tmp_path) -> None:
     for repo in (a, b):
         _write_app(repo, "hello")
 
-    def flags(name: str, address: str, write: bool):
-        return (
-            f"--local-store-dir={tmp_path / name / 'store'}",
-            f"--named-caches-dir={tmp_path / name / 'named_caches'}",
-            f"--remote-store-address={address}",
-            "--remote-cache-read",
-            "--remote-cache-write" if write else "--no-remote-cache-write",
-            # A hit once the outputs are known to exist remotely (fetched when needed): else a
-            # large output's download races the local speculative run of the same process.
-            "--cache-content-behavior=validate",
-            "--stats-log",
-        )
-
     with buildgrid(tmp_path / "buildgrid") as server:
-        ra = a.run_subprocess(*flags("cache-a", server.address, True), "package", APP)
+        ra = a.run_subprocess(*remote_flags(tmp_path, server.address, read=True, write=True, store="cache-a"), "package", APP)
         ra.assert_success()
         ca = parse_counters(ra.stderr)
         assert ca["remote_cache_write_successes"] > 0, ca
         assert ca["remote_cache_requests_uncached"] == ca["remote_cache_requests"], ca
 
-        rb = b.run_subprocess(*flags("cache-b", server.address, False), "package", APP)
+        rb = b.run_subprocess(*remote_flags(tmp_path, server.address, read=True, write=False, store="cache-b"), "package", APP)
         rb.assert_success()
         cb = parse_counters(rb.stderr)
         assert cb["remote_cache_requests"] > 0, cb
@@ -54,7 +41,7 @@ def test_remote_cache_mechanics_on_a_small_pex(tmp_path) -> None:
         assert (a.root / "dist/cheap.app/bin.pex").read_bytes() == (b.root / "dist/cheap.app/bin.pex").read_bytes()
 
     _write_app(b, "hello again")
-    rc = b.run_subprocess(*flags("cache-b", server.address, True), "package", APP)
+    rc = b.run_subprocess(*remote_flags(tmp_path, server.address, read=True, write=True, store="cache-b"), "package", APP)
     rc.assert_success()
     assert "Failed to read from remote cache" in rc.stderr, rc.stderr[-4000:]
     # The changed source was built locally (the cache answered nothing).

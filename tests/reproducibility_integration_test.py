@@ -55,11 +55,11 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict
 
 from diffoscope_report import mismatch_report
 from pants_repo import RepoCopy
-from remote_cache import buildgrid, parse_counters, processes_run_locally
+from remote_cache import buildgrid, parse_counters, processes_run_locally, remote_flags
 
 BUNDLES = {
     "testprojects/c/hello_http:image": "testprojects.c.hello_http/image",
@@ -71,22 +71,6 @@ BUNDLES = {
 CLEAN = ("--no-local-cache", "--no-remote-cache-read", "--no-remote-cache-write")
 
 
-def remote_flags(tmp_path: Path, address: str, *, read: bool, write: bool, store: str = "") -> Tuple[str, ...]:
-    return (
-        *((f"--local-store-dir={tmp_path / store / 'store'}", f"--named-caches-dir={tmp_path / store / 'named_caches'}") if store else ()),
-        f"--remote-store-address={address}",
-        "--remote-cache-read" if read else "--no-remote-cache-read",
-        "--remote-cache-write" if write else "--no-remote-cache-write",
-        # A hit once the outputs are known to exist remotely (fetched when needed): else a
-        # large output's download races the local speculative run of the same process.
-        "--cache-content-behavior=validate",
-        "--remote-cache-rpc-timeout-millis=30000",
-        # BuildGrid 0.4.4 refuses requests beyond its concurrency limit (Pants' default is 128).
-        "--remote-store-rpc-concurrency=16",
-        "--remote-cache-rpc-concurrency=16",
-        "--remote-store-rpc-timeout-millis=120000",
-        "--stats-log",
-    )
 
 ENV_A = {"TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 ENV_B = {"TZ": "Asia/Kolkata", "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8"}
