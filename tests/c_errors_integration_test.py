@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy, fails_with
@@ -15,7 +17,7 @@ def _kernel(name: str, **fields: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
     repo = RepoCopy(tmp_path_factory.mktemp("c-errors") / "repo")
     repo.write("testprojects/bad/ok.c", "int main(void) { return 0; }\n")
     repo.write(
@@ -57,7 +59,8 @@ def repo(tmp_path_factory) -> RepoCopy:
     vanished["packages"]["linux-source-6.1"]["filename"] = source["filename"].replace("6.1.176-1", "6.1.1-0")
     vanished["packages"]["linux-source-6.1"]["sha256"] = "1" * 64
     repo.write("3rdparty/debian/vanished.lock", json.dumps(vanished, indent=2, sort_keys=True))
-    return repo
+    yield repo
+    repo.cleanup()
 
 
 def test_no_app(repo: RepoCopy) -> None:

@@ -7,6 +7,8 @@ import re
 import time
 import uuid
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy, interrupt, qemu_processes_for
@@ -17,8 +19,10 @@ BUNDLE = "testprojects.c.hello_http/image"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
-    return RepoCopy(tmp_path_factory.mktemp("c-image") / "repo")
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
+    repo = RepoCopy(tmp_path_factory.mktemp("c-image") / "repo")
+    yield repo
+    repo.cleanup()
 
 
 def test_package_boot_and_fetch(repo: RepoCopy) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy
@@ -78,11 +80,12 @@ RELOCK = "pants generate-lockfiles --resolve=debian"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
     repo = RepoCopy(tmp_path_factory.mktemp("debian-lock") / "repo")
     repo.write("src/python/debian_probe/__init__.py", "")
     repo.write("src/python/debian_probe/register.py", PROBE_PLUGIN)
-    return repo
+    yield repo
+    repo.cleanup()
 
 
 def _lock(repo: RepoCopy) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy
@@ -15,8 +17,10 @@ BUNDLE = "testprojects.c.disk_hello/image"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
-    return RepoCopy(tmp_path_factory.mktemp("disk-root") / "repo")
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
+    repo = RepoCopy(tmp_path_factory.mktemp("disk-root") / "repo")
+    yield repo
+    repo.cleanup()
 
 
 @pytest.fixture(scope="module")

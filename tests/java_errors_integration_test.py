@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy, fails_with
@@ -18,7 +20,7 @@ JACKSON_SHA256 = "721a189241dab0525d9e858e5cb604d3ecc0ede081e2de77d6f34fa5779a5b
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
     repo = RepoCopy(tmp_path_factory.mktemp("java-errors") / "repo")
     repo.write_java_app(
         "testprojects/javabad/syntax",
@@ -66,7 +68,8 @@ def repo(tmp_path_factory) -> RepoCopy:
     repo.write_java_app(
         "testprojects/javabad/module", MAIN, program='main_class="demo.Main", jdk_modules=["java.sqll"]'
     )
-    return repo
+    yield repo
+    repo.cleanup()
 
 
 def test_javac_error_shows_file_and_line(repo: RepoCopy) -> None:

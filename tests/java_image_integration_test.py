@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy
@@ -15,8 +17,10 @@ BUNDLE = "testprojects.java.hello_http/image"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
-    return RepoCopy(tmp_path_factory.mktemp("java-image") / "repo")
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
+    repo = RepoCopy(tmp_path_factory.mktemp("java-image") / "repo")
+    yield repo
+    repo.cleanup()
 
 
 def test_package_boot_and_fetch(repo: RepoCopy) -> None:

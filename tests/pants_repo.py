@@ -66,9 +66,28 @@ class RepoCopy:
         path.write_text(textwrap.dedent(content))
         return path
 
+    @property
+    def sandbox_root(self) -> Path:
+        """Where this copy's Pants makes its process sandboxes (`--local-execution-root-dir`).
+
+        Not the default (the system temp dir): a Pants run without pantsd may exit before it has
+        removed its sandboxes (deletion is asynchronous), and each kernel build leaves ~1.4 GB.
+        Next to the copy (never inside it: a tool that looks upwards for a VCS or config must not
+        find the copy's files), so `cleanup()` and pytest's temp-dir rotation remove them."""
+        return self.root.parent / f"{self.root.name}.sandboxes"
+
+    def global_args(self) -> List[str]:
+        """Global flags every Pants run of this copy gets (they go before the goal)."""
+        self.sandbox_root.mkdir(parents=True, exist_ok=True)
+        return [f"--local-execution-root-dir={self.sandbox_root}"]
+
     def pants_args(self, args: Iterable[str], *, no_local_cache: bool = False) -> List[str]:
         extra = ["--no-local-cache"] if no_local_cache else []
-        return [*extra, *args]
+        return [*self.global_args(), *extra, *args]
+
+    def cleanup(self) -> None:
+        """Remove the sandboxes the copy's Pants runs left behind (the copy itself stays)."""
+        shutil.rmtree(self.sandbox_root, ignore_errors=True)
 
     def env(self, extra: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
         env = dict(os.environ)
@@ -133,7 +152,7 @@ class RepoCopy:
         env = self.env(extra_env)
         env["PYTHONPATH"] = os.pathsep.join(sys.path)
         return subprocess.Popen(
-            [sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *args],
+            [sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *self.global_args(), *args],
             cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -157,7 +176,10 @@ class RepoCopy:
         env["PYTHONPATH"] = os.pathsep.join(sys.path)
         preexec = (lambda: os.umask(umask)) if umask is not None else None  # noqa: E731
         proc = subprocess.run(
-            [*wrapper, sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *args],
+            [
+                *wrapper, sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd",
+                f"--pants-workdir={workdir}", *self.global_args(), *args,
+            ],
             cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy, fails_with
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
     repo = RepoCopy(tmp_path_factory.mktemp("python-errors") / "repo")
     repo.write_python_app("testprojects/pybad/new", "print('hi')\n", constraints="CPython>=3.12")
     repo.write_python_app(
@@ -16,7 +18,8 @@ def repo(tmp_path_factory) -> RepoCopy:
         "import msgpack\nprint(msgpack.packb([1]))\n",
         dependencies="3rdparty/python:msgpack",
     )
-    return repo
+    yield repo
+    repo.cleanup()
 
 
 def test_interpreter_constraints_that_exclude_the_image_python(repo: RepoCopy) -> None:

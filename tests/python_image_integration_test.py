@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from typing import Iterator
+
 import pytest
 
 from pants_repo import RepoCopy
@@ -14,8 +16,10 @@ BUNDLE = "testprojects.python.hello_http/image"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> RepoCopy:
-    return RepoCopy(tmp_path_factory.mktemp("python-image") / "repo")
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
+    repo = RepoCopy(tmp_path_factory.mktemp("python-image") / "repo")
+    yield repo
+    repo.cleanup()
 
 
 def test_package_boot_and_fetch(repo: RepoCopy) -> None:

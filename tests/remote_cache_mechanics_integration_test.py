@@ -16,10 +16,11 @@ def _write_app(repo: RepoCopy, greeting: str) -> None:
     repo.write("cheap/app/BUILD", 'python_sources()\npex_binary(name="bin", entry_point="main.py")\n')
 
 
-def test_remote_cache_mechanics_on_a_small_pex(tmp_path) -> None:
+def test_remote_cache_mechanics_on_a_small_pex(tmp_path, request) -> None:
     a = RepoCopy(tmp_path / "a" / "checkout")
     b = RepoCopy(tmp_path / "b" / "other")
     for repo in (a, b):
+        request.addfinalizer(repo.cleanup)
         _write_app(repo, "hello")
 
     with buildgrid(tmp_path / "buildgrid") as server:

@@ -89,12 +89,14 @@ def _digests(repo: RepoCopy) -> Dict[str, str]:
     return digests
 
 
-def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path) -> None:
+def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, request) -> None:
     faketime = shutil.which("faketime")
     assert faketime, "faketime is missing: run build-support/setup-host.sh (Debian package `faketime`)"
     first = RepoCopy(tmp_path / "a" / "checkout")
     second = RepoCopy(tmp_path / "elsewhere" / "deeper" / "other-checkout")
     third = RepoCopy(tmp_path / "c" / "yet" / "another")
+    for repo in (first, second, third):
+        request.addfinalizer(repo.cleanup)
     with buildgrid(tmp_path / "buildgrid") as server:
         start = time.monotonic()
         # Global flags go before the goal (after it they would be the goal's own).

@@ -1406,6 +1406,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 reports.append(ImageReport(address=address, error=f"measuring failed: {type(e).__name__}: {e}"))
     finally:
         repo.stop_pantsd()
+        repo.cleanup()
         if args.keep:
             log(f"kept {tmp}")
         else:
