@@ -47,7 +47,10 @@ instances:
         storage: *cas
       - !bytestream
         storage: *cas
-thread-pool-size: 20
+# gRPC worker threads: also BuildGrid's cap on concurrent RPCs (grpc.server's
+# maximum_concurrent_rpcs); beyond it requests fail with "Concurrent RPC limit exceeded!".
+# It must exceed what Pants opens at once (see remote_flags: 16 store + 16 cache RPCs).
+thread-pool-size: 128
 """
 
 
@@ -190,7 +193,8 @@ def remote_flags(tmp_path: Path, address: str, *, read: bool, write: bool, store
         # large output's download races the local speculative run of the same process.
         "--cache-content-behavior=validate",
         "--remote-cache-rpc-timeout-millis=30000",
-        # BuildGrid 0.4.4 refuses requests beyond its concurrency limit (Pants' default is 128).
+        # BuildGrid refuses RPCs beyond its thread-pool-size (CONFIG: 128); Pants' defaults
+        # (128 each) would exceed it.
         "--remote-store-rpc-concurrency=16",
         "--remote-cache-rpc-concurrency=16",
         "--remote-store-rpc-timeout-millis=120000",
