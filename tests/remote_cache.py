@@ -8,16 +8,19 @@ It runs on CPython 3.11 (pyenv's or the system's `python3.11`).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import glob
+import json
 import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 BGD_PEX = "tests.tools/bgd.pex"
 
@@ -200,3 +203,33 @@ def remote_flags(tmp_path: Path, address: str, *, read: bool, write: bool, store
         "--remote-store-rpc-timeout-millis=120000",
         "--stats-log",
     )
+
+
+# The reproducibility test's measured figures, for the benchmark report (tests/benchmarks/report.py
+# renders them into docs/benchmarks.md). Outside any sandbox: Pants runs the test in one, and
+# `pants run tests/benchmarks:report` reads it from the same machine's temp dir.
+FIGURES_FILE = "unikernel-rules-reproducibility.json"
+
+
+def figures_path() -> Path:
+    return Path(tempfile.gettempdir()) / FIGURES_FILE
+
+
+def record_figures(**figures: Any) -> Dict[str, Any]:
+    """Merge `figures` into the figures file of this run (a run starts with `started=...`)."""
+    path = figures_path()
+    current: Dict[str, Any] = {}
+    if "started" not in figures:
+        with contextlib.suppress(OSError, ValueError):
+            current = json.loads(path.read_text())
+    current.update(figures)
+    current["updated"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    return current
+
+
+def read_figures(path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
+    try:
+        return json.loads((path or figures_path()).read_text())
+    except (OSError, ValueError):
+        return None
