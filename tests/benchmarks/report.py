@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from pants_repo import RepoCopy, source_root
+from remote_cache import FIGURES_FILE, read_figures
 from unikernel_rules.qemu import launcher
 from unikernel_rules.rootfs.layer_rules import RUNTIME_LAYER_MARKER
 
@@ -179,15 +180,63 @@ STATIC_NOTES: Dict[str, List[str]] = {
 
 # Figures of the reproducibility + remote cache test (tests/reproducibility_integration_test.py
 # reports them in pytest's warnings summary); copied here by hand after a run. Edit freely.
-REPRODUCIBILITY_SECTION: List[str] = [
-    "",
-    "## Reproducibility and remote cache (all testprojects images)",
-    "",
-    "From `tests/reproducibility_integration_test.py` (it runs in `pants test ::`, so in CI), "
-    "not from this script; it writes its figures to "
-    "`$TMPDIR/unikernel-rules-remote-cache-figures.txt`. Copy them here after a run.",
-    "",
-]
+def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
+    """The section on reproducibility and the remote cache: figures measured by
+    tests/reproducibility_integration_test.py (part of `pants test ::`), which records them in
+    `remote_cache.figures_path()`; this report only renders them."""
+    lines = ["", "## Reproducibility and remote cache (all `testprojects/` images)", ""]
+    add = lines.append
+    source = "`tests/reproducibility_integration_test.py` (part of `pants test ::`)"
+    if not figures:
+        add(f"No figures: {source} has not run on this machine since its temp dir was last")
+        add(f"cleared (it records them in `$TMPDIR/{FIGURES_FILE}`). Run it, then this report again.")
+        return lines
+    add(f"Measured by {source}, run started {figures.get('started', '?')}, last figure "
+        f"{figures.get('updated', '?')}. Build A: no local cache, writes every process to a BuildGrid")
+    add("REAPI server on loopback. Build B: no cache at all, another checkout path, TZ, LANG, umask,")
+    add("under `faketime`. Clone C: another path, an empty local store and named caches, remote")
+    add("cache read only. See docs/reproducibility.md and docs/remote-cache.md.")
+    add("")
+    a, b, c = figures.get("clone_a") or {}, figures.get("build_b") or {}, figures.get("clone_c") or {}
+    stopped = figures.get("server_stopped") or {}
+
+    def num(d: Dict[str, Any], key: str, unit: str = "") -> str:
+        return "—" if d.get(key) is None else f"{d[key]}{unit}"
+
+    add("| Figure | Measured | Goal | |")
+    add("|---|---|---|---|")
+    ran = c.get("run_locally")
+    add(f"| processes run locally on clone C | {num(c, 'run_locally')} | 0 | "
+        f"{'—' if ran is None else ('✅' if ran == 0 else '❌')} |")
+    hits, requests = c.get("remote_hits"), c.get("remote_requests")
+    add(f"| remote cache hits on clone C | {'—' if hits is None else f'{hits} of {requests}'} | all | "
+        f"{'—' if hits is None else ('✅' if requests and hits == requests else '❌')} |")
+    add(f"| wall time, build A (cold: no local cache, writes the remote cache) | {num(a, 'wall_s', ' s')} | | |")
+    add(f"| wall time, clone C (from the remote cache) | {num(c, 'wall_s', ' s')} | | |")
+    add(f"| wall time, build B (no cache at all) | {num(b, 'wall_s', ' s')} | | |")
+    add(f"| processes build A ran and wrote | {num(a, 'local_processes')} ran, {num(a, 'written')} "
+        f"written, {num(a, 'write_errors')} write errors | | |")
+    if stopped:
+        add(f"| server stopped: a changed C image still builds | "
+            f"{'yes' if stopped.get('build_succeeded') else 'no'}, "
+            f"{'with' if stopped.get('warned') else 'without'} Pants' warning | yes, with a warning | "
+            f"{'✅' if stopped.get('build_succeeded') and stopped.get('warned') else '❌'} |")
+    artifacts: Dict[str, str] = figures.get("artifacts") or {}
+    different = set(figures.get("different") or ())
+    c_same = c.get("identical_to_a")
+    add("")
+    if not artifacts:
+        add("No artifact comparison recorded (build A or B failed).")
+        return lines
+    add(f"Artifacts compared byte for byte, build A vs build B"
+        f"{'' if c_same is None else ' (and clone C vs A: ' + ('all identical' if c_same else 'DIFFERENT') + ')'}:"
+        f" {len(artifacts) - len(different)} of {len(artifacts)} identical.")
+    add("")
+    add("| Artifact | sha256 (build A) | A = B |")
+    add("|---|---|---|")
+    for name in sorted(artifacts):
+        add(f"| `{name}` | `{artifacts[name][:16]}…` | {'❌' if name in different else '✅'} |")
+    return lines
 
 
 # --------------------------------------------------------------------------------------------
@@ -575,6 +624,7 @@ def render_markdown(
     flags: Sequence[str] = (),
     skipped: Sequence[Tuple[str, str]] = (),
     static_notes: Optional[Dict[str, List[str]]] = None,
+    reproducibility: Optional[Dict[str, Any]] = None,
 ) -> str:
     static_notes = STATIC_NOTES if static_notes is None else static_notes
     reports = sorted(reports, key=lambda r: r.address)
@@ -677,7 +727,7 @@ def render_markdown(
         add("")
     for r in reports:
         lines.extend(_image_section(r, static_notes.get(r.address, []), machine.pants_startup_s))
-    lines.extend(REPRODUCIBILITY_SECTION)
+    lines.extend(render_reproducibility(reproducibility))
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -1353,6 +1403,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"markdown file to write (default {DEFAULT_OUTPUT})")
     p.add_argument("--keep", action="store_true", help="keep the temporary repository copy")
+    p.add_argument(
+        "--reproducibility-figures", metavar="FILE", default="",
+        help=f"the figures tests/reproducibility_integration_test.py recorded (default $TMPDIR/{FIGURES_FILE})",
+    )
     return p
 
 
@@ -1416,7 +1470,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     machine.load_before, machine.load_after = load_before, load_average()
     machine.pants_startup_s = bench.startup_s
     text = render_markdown(
-        reports, machine, datetime.datetime.now(datetime.timezone.utc), flags=_report_flags(args), skipped=skipped
+        reports,
+        machine,
+        datetime.datetime.now(datetime.timezone.utc),
+        flags=_report_flags(args),
+        skipped=skipped,
+        reproducibility=read_figures(Path(args.reproducibility_figures) if args.reproducibility_figures else None),
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")

@@ -469,3 +469,39 @@ def test_static_notes_for_the_python_image() -> None:
     notes = report.STATIC_NOTES["testprojects/python/hello_http:image"]
     assert any("http.server" in n and "importtime" in n for n in notes)
     assert any("rootfs.img" in n and "zstd" in n for n in notes)
+
+
+def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypatch) -> None:
+    import remote_cache
+
+    monkeypatch.setattr(remote_cache.tempfile, "gettempdir", lambda: str(tmp_path))
+    assert remote_cache.read_figures() is None
+    missing = "\n".join(report.render_markdown([], MACHINE, WHEN, static_notes={}).splitlines())
+    assert "No figures: `tests/reproducibility_integration_test.py`" in missing
+
+    remote_cache.record_figures(started="2026-11-30 01:00 UTC")
+    remote_cache.record_figures(clone_a={"wall_s": 1500.2, "local_processes": 80, "written": 74, "write_errors": 0})
+    remote_cache.record_figures(build_b={"wall_s": 1400.0})
+    remote_cache.record_figures(artifacts={"x/image/kernel": "ab" * 32, "x/image/initrd": "cd" * 32}, different=["x/image/initrd"])
+    text = report.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
+    assert "run started 2026-11-30 01:00 UTC" in text
+    assert "| wall time, build A (cold: no local cache, writes the remote cache) | 1500.2 s | | |" in text
+    assert "| processes run locally on clone C | — | 0 | — |" in text  # clone C did not run
+    assert "1 of 2 identical." in text
+    assert "| `x/image/initrd` | `cdcdcdcdcdcdcdcd…` | ❌ |" in text
+    assert "| `x/image/kernel` | `abababababababab…` | ✅ |" in text
+
+    remote_cache.record_figures(
+        different=[],
+        clone_c={"wall_s": 90.0, "remote_requests": 74, "remote_hits": 74, "run_locally": 0, "identical_to_a": True},
+        server_stopped={"build_succeeded": True, "warned": True},
+    )
+    text = report.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
+    assert "| processes run locally on clone C | 0 | 0 | ✅ |" in text
+    assert "| remote cache hits on clone C | 74 of 74 | all | ✅ |" in text
+    assert "(and clone C vs A: all identical): 2 of 2 identical." in text
+    assert "yes, with Pants' warning | yes, with a warning | ✅ |" in text
+
+    # A new run starts from scratch: nothing of the previous one is reported as its own.
+    remote_cache.record_figures(started="2026-12-01 01:00 UTC")
+    assert set(remote_cache.read_figures()) == {"started", "updated"}
