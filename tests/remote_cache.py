@@ -184,11 +184,26 @@ def processes_run_locally(counters: Dict[str, int]) -> int:
     )
 
 
-def remote_flags(tmp_path: Path, address: str, *, read: bool, write: bool, store: str = "") -> Tuple[str, ...]:
-    """Pants flags for a build against the REAPI server at `address`; `store`: a fresh local
-    store and named caches under `tmp_path/store` (an empty cache, as on another machine)."""
+def remote_flags(
+    address: str,
+    *,
+    read: bool,
+    write: bool,
+    local_store: Optional[Path] = None,
+    named_caches: Optional[Path] = None,
+) -> Tuple[str, ...]:
+    """Pants flags for a build against the REAPI server at `address`; `local_store` and
+    `named_caches`: other directories than the user's (an empty dir: an empty cache, as on
+    another machine).
+
+    Two machines share the cache entries of PEX-based tool processes only if their named caches
+    live at the same absolute path: Pants 2.17 runs those tools as VenvPex scripts that name the
+    venv `<named caches>/pex_root/venvs/s/<sha1 of its absolute path>`, and the scripts are inputs
+    of the process. A test that plays "another machine" empties the writer's named caches dir and
+    reuses its path (see docs/remote-cache.md)."""
     return (
-        *((f"--local-store-dir={tmp_path / store / 'store'}", f"--named-caches-dir={tmp_path / store / 'named_caches'}") if store else ()),
+        *((f"--local-store-dir={local_store}",) if local_store else ()),
+        *((f"--named-caches-dir={named_caches}",) if named_caches else ()),
         f"--remote-store-address={address}",
         "--remote-cache-read" if read else "--no-remote-cache-read",
         "--remote-cache-write" if write else "--no-remote-cache-write",

@@ -4,13 +4,12 @@ third clone with an empty local store gets everything from a real remote cache (
 One test, so that the kernels are built only twice (builds A and B); the remote cache rides
 on build A:
 
-1. Build A (`--no-local-cache`, `--remote-cache-write` to BuildGrid on loopback) runs every
-   process and writes the results to the remote cache.
-2. Build B (`--no-local-cache --no-remote-cache-read`, other path, TZ, LANG, umask, date) runs
-   every process again: its bundles must be byte-identical to A's.
-3. Clone C
-   (another path, a fresh local store and named caches, `--remote-cache-read` only)
-   must run **no process locally** (Pants' own counters, `--stats-log`; see
+1. Build A (`--no-local-cache`, `--remote-cache-write` to BuildGrid on loopback, named caches
+   of its own) runs every process and writes the results to the remote cache.
+2. Build B (`--no-local-cache --no-remote-cache-read`, other path, TZ, LANG, umask, date, the
+   user's named caches) runs every process again: its bundles must be byte-identical to A's.
+3. Clone C (another path, an empty local store, A's named caches dir emptied: another machine of
+   the same kind, see `remote_cache.remote_flags`; `--remote-cache-read` only) must run **no process locally** (Pants' own counters, `--stats-log`; see
    `remote_cache.processes_run_locally`), miss nothing, and produce A's bytes.
 4. With the server stopped, clone C changes one C source line and packages the C image with
    the remote cache still configured: it succeeds, with Pants' "Failed to read from remote
@@ -91,13 +90,16 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
     third = RepoCopy(tmp_path / "c" / "yet" / "another")
     for repo in (first, second, third):
         request.addfinalizer(repo.cleanup)
+    # Build A's named caches (tools' caches: PEX venvs, zig's) are its own, so build B (the
+    # user's) differs from it in those paths too; clone C reuses their path, emptied.
+    named_caches, store_c = tmp_path / "named_caches", tmp_path / "cache-c" / "store"
     record_figures(started=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
     with buildgrid(tmp_path / "buildgrid") as server:
         start = time.monotonic()
         # Global flags go before the goal (after it they would be the goal's own).
         ra = first.run_subprocess(
             "--no-local-cache",
-            *remote_flags(tmp_path, server.address, read=False, write=True),
+            *remote_flags(server.address, read=False, write=True, named_caches=named_caches),
             "package",
             *BUNDLES,
             extra_env=ENV_A,
@@ -143,10 +145,13 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
             raise AssertionError(f"not reproducible: {different}\n\ndiffoscope:\n{report}")
         record_figures(artifacts=a, different=[])
 
+        # Clone C plays another machine of the same kind: an empty local store, and empty named
+        # caches at the same absolute path as A's (the path is part of PEX-based processes' keys;
+        # see remote_cache.remote_flags).
+        shutil.rmtree(named_caches)
+        flags_c = remote_flags(server.address, read=True, write=False, local_store=store_c, named_caches=named_caches)
         start = time.monotonic()
-        rc = third.run_subprocess(
-            *remote_flags(tmp_path, server.address, read=True, write=False, store="cache-c"), "package", *BUNDLES
-        )
+        rc = third.run_subprocess(*flags_c, "package", *BUNDLES)
         wall_c = time.monotonic() - start
         rc.assert_success()
         cc = parse_counters(rc.stderr)
@@ -186,7 +191,7 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
     main_c = third.root / "testprojects/c/hello_http/main.c"
     main_c.write_text(main_c.read_text() + "\n/* a small change */\n")
     rd = third.run_subprocess(
-        *remote_flags(tmp_path, server.address, read=True, write=True, store="cache-c"),
+        *remote_flags(server.address, read=True, write=True, local_store=store_c, named_caches=named_caches),
         "package",
         "testprojects/c/hello_http:image",
     )
