@@ -169,19 +169,24 @@ def parse_counters(stderr: str) -> Dict[str, int]:
 
 
 def processes_run_locally(counters: Dict[str, int]) -> int:
-    """Processes that ran to completion locally, from Pants' `--stats-log` counters.
+    """Cacheable processes (build steps) that ran to completion locally, from Pants' `--stats-log`
+    counters of a build with a remote cache.
 
-    With a remote cache, Pants 2.17 may start a cacheable process locally *while* it asks the
-    cache (speculation without delay) and cancels the local run when the cache answers first,
-    so `local_execution_requests` also counts cancelled starts (and misses starts that the
-    cache answer beat). What ran locally: remote cache misses, local runs that beat the cache,
-    and local starts beyond the remote cache requests (processes that never ask the cache)."""
+    Every process whose cache scope allows caching asks the remote cache
+    (`remote_cache_requests`). Pants 2.17 may start such a process locally *while* it asks
+    (speculation without delay) and cancels the local run when the cache answers first, so
+    `local_execution_requests` also counts cancelled starts. What ran: the remote cache's
+    misses, and local runs that beat the cache's answer."""
     c = counters.get
-    return (
-        c("remote_cache_requests_uncached", 0)
-        + c("remote_cache_speculation_local_completed_first", 0)
-        + max(0, c("local_execution_requests", 0) - c("remote_cache_requests", 0))
-    )
+    return c("remote_cache_requests_uncached", 0) + c("remote_cache_speculation_local_completed_first", 0)
+
+
+def processes_never_cached(counters: Dict[str, int]) -> int:
+    """Processes that never ask a cache: Pants' environment discovery, whose scope is
+    per-restart by design (`Searching for <tool> on PATH`, `Test binary <path>` fingerprints,
+    `Find interpreter for constraints`). They run on every machine, in every new Pants process:
+    everything Pants looked up in its local cache but never asked the remote cache."""
+    return max(0, counters.get("local_cache_requests", 0) - counters.get("remote_cache_requests", 0))
 
 
 def remote_flags(
