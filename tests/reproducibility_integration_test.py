@@ -9,8 +9,10 @@ on build A:
 2. Build B (`--no-local-cache --no-remote-cache-read`, other path, TZ, LANG, umask, date, the
    user's named caches) runs every process again: its bundles must be byte-identical to A's.
 3. Clone C (another path, an empty local store, A's named caches dir emptied: another machine of
-   the same kind, see `remote_cache.remote_flags`; `--remote-cache-read` only) must run **no process locally** (Pants' own counters, `--stats-log`; see
-   `remote_cache.processes_run_locally`), miss nothing, and produce A's bytes.
+   the same kind, see `remote_cache.remote_flags`; `--remote-cache-read` only) must run **no
+   build process locally** (Pants' own counters, `--stats-log`; see
+   `remote_cache.processes_run_locally`; Pants' never-cached environment discovery aside),
+   miss nothing, and produce A's bytes.
 4. With the server stopped, clone C changes one C source line and packages the C image with
    the remote cache still configured: it succeeds, with Pants' "Failed to read from remote
    cache" warning.

@@ -211,6 +211,8 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
     hits, requests = c.get("remote_hits"), c.get("remote_requests")
     add(f"| remote cache hits on clone C | {'—' if hits is None else f'{hits} of {requests}'} | all | "
         f"{'—' if hits is None else ('✅' if requests and hits == requests else '❌')} |")
+    add(f"| Pants' environment discovery on clone C (never cached, by Pants' design) | "
+        f"{num(c, 'discovery')} processes | | |")
     add(f"| wall time, build A (cold: no local cache, writes the remote cache) | {num(a, 'wall_s', ' s')} | | |")
     add(f"| wall time, clone C (from the remote cache) | {num(c, 'wall_s', ' s')} | | |")
     add(f"| wall time, build B (no cache at all) | {num(b, 'wall_s', ' s')} | | |")

@@ -493,12 +493,16 @@ def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypa
 
     remote_cache.record_figures(
         different=[],
-        clone_c={"wall_s": 90.0, "remote_requests": 74, "remote_hits": 74, "run_locally": 0, "identical_to_a": True},
+        clone_c={
+            "wall_s": 90.0, "remote_requests": 74, "remote_hits": 74, "run_locally": 0, "discovery": 34,
+            "identical_to_a": True,
+        },
         server_stopped={"build_succeeded": True, "warned": True},
     )
     text = report.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
     assert "| processes run locally on clone C | 0 | 0 | ✅ |" in text
     assert "| remote cache hits on clone C | 74 of 74 | all | ✅ |" in text
+    assert "| Pants' environment discovery on clone C (never cached, by Pants' design) | 34 processes | | |" in text
     assert "(and clone C vs A: all identical): 2 of 2 identical." in text
     assert "yes, with Pants' warning | yes, with a warning | ✅ |" in text
 
