@@ -558,9 +558,9 @@ class JavaCdsField(BoolField):
         -Xshare:dump` by the image's own JVM): the JDK's default class list, the classes of the
         JDK modules the app uses directly and every class of the app's jars, mapped from the
         disk at boot. Measured on testprojects/java/hello_http: 697 -> 473 ms to READY, +4.3 MB.
-        Off by default because the archive is NOT yet reproducible in every build environment:
-        two dumps in different environments (the reproducibility test's build B) differed,
-        although dumps in one environment are byte-identical. See docs/java.md.
+        Off by default because the archive is NOT reproducible: JDK 17's `-Xshare:dump` output
+        depends on thread timing and uninitialised memory (fixed upstream only in JDK 19,
+        JDK-8253495), so two builds may cache different archives. See docs/java.md.
         """
     )
 
