@@ -191,11 +191,11 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
         add(f"No figures: {source} has not run on this machine since its temp dir was last")
         add(f"cleared (it records them in `$TMPDIR/{FIGURES_FILE}`). Run it, then this report again.")
         return lines
-    add(f"Measured by {source}, run started {figures.get('started', '?')}, last figure "
-        f"{figures.get('updated', '?')}. Build A: no local cache, writes every process to a BuildGrid")
-    add("REAPI server on loopback. Build B: no cache at all, another checkout path, TZ, LANG, umask,")
-    add("under `faketime`. Clone C: another path, an empty local store and named caches, remote")
-    add("cache read only. See docs/reproducibility.md and docs/remote-cache.md.")
+    add(f"Measured by {source}, run started {figures.get('started', '?')},")
+    add(f"last figure {figures.get('updated', '?')}. Build A: no local cache, writes every process to a")
+    add("BuildGrid REAPI server on loopback. Build B: no cache at all, another checkout path, TZ,")
+    add("LANG, umask, under `faketime`. Clone C: another path, an empty local store, build A's")
+    add("named-caches path emptied, remote cache read only. See docs/reproducibility.md and docs/remote-cache.md.")
     add("")
     a, b, c = figures.get("clone_a") or {}, figures.get("build_b") or {}, figures.get("clone_c") or {}
     stopped = figures.get("server_stopped") or {}
@@ -239,6 +239,13 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
     for name in sorted(artifacts):
         add(f"| `{name}` | `{artifacts[name][:16]}…` | {'❌' if name in different else '✅'} |")
     return lines
+
+
+def replace_reproducibility(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
+    """`markdown` (a report this script wrote) with its reproducibility section rendered anew
+    from `figures`; the measurements of the images stay as they were."""
+    head = markdown.split("\n## Reproducibility and remote cache", 1)[0].rstrip("\n")
+    return head + "\n" + "\n".join(render_reproducibility(figures)).rstrip("\n") + "\n"
 
 
 # --------------------------------------------------------------------------------------------
@@ -1406,6 +1413,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default=DEFAULT_OUTPUT, help=f"markdown file to write (default {DEFAULT_OUTPUT})")
     p.add_argument("--keep", action="store_true", help="keep the temporary repository copy")
     p.add_argument(
+        "--only-reproducibility", action="store_true",
+        help="measure nothing: render the reproducibility section of the existing report anew from "
+        "the figures file (after a run of tests/reproducibility_integration_test.py)",
+    )
+    p.add_argument(
         "--reproducibility-figures", metavar="FILE", default="",
         help=f"the figures tests/reproducibility_integration_test.py recorded (default $TMPDIR/{FIGURES_FILE})",
     )
@@ -1434,6 +1446,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     output = Path(args.output)
     if not output.is_absolute():
         output = buildroot / output
+    figures_file = Path(args.reproducibility_figures) if args.reproducibility_figures else None
+    if args.only_reproducibility:
+        if not output.is_file():
+            log(f"--only-reproducibility: {output} does not exist yet; run the whole report first")
+            return 1
+        output.write_text(replace_reproducibility(output.read_text(encoding="utf-8"), read_figures(figures_file)), encoding="utf-8")
+        print(output)
+        return 0
     load_before = load_average()
     tmp = Path(tempfile.mkdtemp(prefix="unikernel-benchmarks-"))
     log(f"copying the repository to {tmp / 'repo'}")
@@ -1477,7 +1497,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         datetime.datetime.now(datetime.timezone.utc),
         flags=_report_flags(args),
         skipped=skipped,
-        reproducibility=read_figures(Path(args.reproducibility_figures) if args.reproducibility_figures else None),
+        reproducibility=read_figures(figures_file),
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")

@@ -509,3 +509,15 @@ def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypa
     # A new run starts from scratch: nothing of the previous one is reported as its own.
     remote_cache.record_figures(started="2026-12-01 01:00 UTC")
     assert set(remote_cache.read_figures()) == {"started", "updated"}
+
+
+def test_only_the_reproducibility_section_is_rendered_anew() -> None:
+    old = report.render_markdown([_c_report()], MACHINE, WHEN, static_notes={})
+    assert "No figures:" in old
+    figures = {"started": "2026-11-30 02:00 UTC", "build_b": {"wall_s": 700.0}}
+    new = report.replace_reproducibility(old + "\nhand-written text after the section\n", figures)
+    head = old.split("\n## Reproducibility and remote cache", 1)[0]
+    assert new.startswith(head)
+    assert "No figures:" not in new and "hand-written text" not in new
+    assert "| wall time, build B (no cache at all) | 700.0 s | | |" in new
+    assert new == report.replace_reproducibility(new, figures)  # idempotent
