@@ -180,11 +180,14 @@ STATIC_NOTES: Dict[str, List[str]] = {
 
 # Figures of the reproducibility + remote cache test (tests/reproducibility_integration_test.py
 # reports them in pytest's warnings summary); copied here by hand after a run. Edit freely.
+REPRODUCIBILITY_HEADING = "## Reproducibility and remote cache"
+
+
 def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
     """The section on reproducibility and the remote cache: figures measured by
     tests/reproducibility_integration_test.py (part of `pants test ::`), which records them in
     `remote_cache.figures_path()`; this report only renders them."""
-    lines = ["", "## Reproducibility and remote cache (all `testprojects/` images)", ""]
+    lines = ["", f"{REPRODUCIBILITY_HEADING} (all `testprojects/` images)", ""]
     add = lines.append
     source = "`tests/reproducibility_integration_test.py` (part of `pants test ::`)"
     if not figures:
@@ -244,7 +247,7 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
 def replace_reproducibility(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
     """`markdown` (a report this script wrote) with its reproducibility section rendered anew
     from `figures`; the measurements of the images stay as they were."""
-    head = markdown.split("\n## Reproducibility and remote cache", 1)[0].rstrip("\n")
+    head = markdown.split("\n" + REPRODUCIBILITY_HEADING, 1)[0].rstrip("\n")
     return head + "\n" + "\n".join(render_reproducibility(figures)).rstrip("\n") + "\n"
 
 
