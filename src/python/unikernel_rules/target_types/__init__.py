@@ -1,0 +1,63 @@
+"""Target types of unikernel_rules, one module per concern: `image` (`unikernel_image`),
+`kernel` (`unikernel_kernel`), `c` (`c_program`, `c_library`), `java` (`java_program`, `java_jar`),
+`python` (fields added to `pex_binary`). Everything is re-exported here for `register.py` and the
+rules."""
+
+from __future__ import annotations
+
+from unikernel_rules.target_types.image import (  # noqa: F401
+    UnikernelImageDependenciesField,
+    UnikernelKernelField,
+    UnikernelCommandField,
+    UnikernelArgsField,
+    UnikernelEnvField,
+    UnikernelMemoryField,
+    UnikernelCpusField,
+    parse_port_mapping,
+    UnikernelPortsField,
+    UnikernelKernelArgsField,
+    UnikernelInitrdCompressionField,
+    UnikernelRootField,
+    UnikernelDiskCompressionField,
+    UnikernelOutputPathField,
+    UnikernelImageTarget,
+)
+from unikernel_rules.target_types.kernel import (  # noqa: F401
+    KernelSourcePackageField,
+    KernelFragmentsField,
+    KernelIncludeBuiltinFragmentsField,
+    UnikernelKernelTarget,
+)
+from unikernel_rules.target_types.c import (  # noqa: F401
+    CSourcesField,
+    CProgramSourcesField,
+    CLibrarySourcesField,
+    CDefinesField,
+    CCoptsField,
+    CLinkoptsField,
+    CDependenciesField,
+    CBinaryNameField,
+    CProgramTarget,
+    CLibraryTarget,
+)
+from unikernel_rules.target_types.java import (  # noqa: F401
+    JavaSourcesField,
+    JavaMainClassField,
+    JavaDependenciesField,
+    JdkModulesField,
+    JdepsIgnoreMissingDepsField,
+    JavacOptionsField,
+    JvmOptionsField,
+    JavaCdsField,
+    JavaProgramTarget,
+    JavaJarFileField,
+    JavaJarCoordinateField,
+    JavaJarSha256Field,
+    JavaJarDependenciesField,
+    JavaJarTarget,
+    MAVEN_COORDINATE,
+)
+from unikernel_rules.target_types.python import (  # noqa: F401
+    UnikernelStdlibField,
+    UnikernelStdlibKeepField,
+)

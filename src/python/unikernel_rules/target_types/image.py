@@ -1,0 +1,297 @@
+"""The `unikernel_image` target and its fields."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar, Iterable, Optional, Tuple
+
+from pants.core.goals.package import OutputPathField
+from pants.engine.addresses import Address
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    Dependencies,
+    DictStringToStringField,
+    IntField,
+    InvalidFieldException,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import softwrap
+
+class UnikernelImageDependenciesField(Dependencies):
+    help = softwrap(
+        """
+        The app to boot, plus optional `files`/`resources` targets to place in the image.
+
+        Exactly one dependency must be an app target this plugin knows how to run
+        (a `c_program`, or a `pex_binary` booted on the locked CPython runtime). `files` keep their path in the repository and `resources` their
+        path relative to their source root; both are placed under the image's `/app`
+        directory, which is also the app's working directory.
+        """
+    )
+
+
+class UnikernelKernelField(StringField):
+    alias = "kernel"
+    help = softwrap(
+        """
+        Address of the `unikernel_kernel` target whose kernel boots this image.
+
+        Defaults to the `[unikernel].default_kernel` option. Images that share a kernel share
+        one cached kernel build; changing the app never rebuilds the kernel.
+        """
+    )
+
+
+class UnikernelCommandField(StringSequenceField):
+    alias = "command"
+    help = softwrap(
+        """
+        The app's full command line inside the guest (program path first), replacing the
+        default one of the app target (for a `c_program`: `/app/<binary name>`).
+        """
+    )
+
+
+class UnikernelArgsField(StringSequenceField):
+    alias = "args"
+    help = softwrap(
+        """
+        Arguments appended to the app's command. `pants run <image> -- ARGS` appends more at
+        boot time without rebuilding the image. Arguments may not contain newlines or
+        double quotes.
+        """
+    )
+
+
+class UnikernelEnvField(DictStringToStringField):
+    alias = "env"
+    help = softwrap(
+        """
+        Environment variables of the app, e.g. `{"LOG_LEVEL": "debug"}`. The app starts with
+        a clean environment: these plus `PATH`, `HOME=/` and `TMPDIR=/tmp`.
+        """
+    )
+
+
+_MEMORY_RE = re.compile(r"^\s*(\d+)\s*(m|mb|mib|g|gb|gib)?\s*$", re.IGNORECASE)
+
+
+class UnikernelMemoryField(StringField):
+    alias = "memory"
+    default = "64"
+    min_mib: ClassVar[int] = 8
+    max_mib: ClassVar[int] = 1024 * 1024
+    help = softwrap(
+        """
+        RAM of the VM: a number of MiB (`64`, `"64"`, `"64M"`) or GiB (`"1G"`).
+
+        The image's files live in RAM (the initramfs), so the VM needs at least their unpacked
+        size plus the kernel's own needs; `pants package` records an estimate as
+        `memory_needed_mib` in the bundle's manifest.json, and init stops with a clear message
+        when the memory is too small.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Any, address: Address) -> Optional[str]:
+        if isinstance(raw_value, int) and not isinstance(raw_value, bool):
+            raw_value = str(raw_value)
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        cls.parse_mib(value, address)
+        return value
+
+    @classmethod
+    def parse_mib(cls, value: str, address: Address) -> int:
+        match = _MEMORY_RE.match(value)
+        if not match:
+            raise InvalidFieldException(
+                softwrap(
+                    f"""
+                    The `{cls.alias}` field of {address} is {value!r}, which is not a memory size.
+                    Use a number of MiB such as `memory=64` or `memory="64M"`, or GiB such as
+                    `memory="1G"`.
+                    """
+                )
+            )
+        amount = int(match.group(1))
+        unit = (match.group(2) or "m").lower()
+        mib = amount * 1024 if unit.startswith("g") else amount
+        if not cls.min_mib <= mib <= cls.max_mib:
+            raise InvalidFieldException(
+                softwrap(
+                    f"""
+                    The `{cls.alias}` field of {address} asks for {mib} MiB; it must be between
+                    {cls.min_mib} MiB and {cls.max_mib // 1024} GiB. Set e.g. `memory=64`.
+                    """
+                )
+            )
+        return mib
+
+    def mib(self, address: Address) -> int:
+        assert self.value is not None
+        return self.parse_mib(self.value, address)
+
+
+class UnikernelCpusField(IntField):
+    alias = "cpus"
+    default = 1
+    help = "Number of virtual CPUs of the VM (1 to 64)."
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
+        value = super().compute_value(raw_value, address)
+        assert value is not None
+        if not 1 <= value <= 64:
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {value}; it must be between 1 and 64."
+            )
+        return value
+
+
+_PORT_RE = re.compile(r"^(?:(\d+):)?(\d+)(?:/tcp)?$")
+
+
+def parse_port_mapping(spec: str, address: Address, field_alias: str = "ports") -> Tuple[int, int]:
+    """Parse `"8080"` or `"HOST:GUEST"` (optionally suffixed `/tcp`) into (host, guest)."""
+    match = _PORT_RE.match(spec.strip())
+    if match:
+        host = int(match.group(1) or match.group(2))
+        guest = int(match.group(2))
+        if 1 <= host <= 65535 and 1 <= guest <= 65535:
+            return host, guest
+    raise InvalidFieldException(
+        softwrap(
+            f"""
+            The `{field_alias}` field of {address} has the entry {spec!r}, which is not a TCP port
+            mapping. Use `"8080"` (the same port on host and guest) or `"HOST:GUEST"` such as
+            `"18080:8080"`, with ports between 1 and 65535.
+            """
+        )
+    )
+
+
+class UnikernelPortsField(StringSequenceField):
+    alias = "ports"
+    help = softwrap(
+        """
+        TCP ports of the guest that `pants run` forwards from the host's loopback interface:
+        `"8080"` forwards host 8080 to guest 8080, `"18080:8080"` host 18080 to guest 8080.
+        """
+    )
+
+    @classmethod
+    def compute_value(
+        cls, raw_value: Optional[Iterable[str]], address: Address
+    ) -> Optional[Tuple[str, ...]]:
+        if raw_value is not None and not isinstance(raw_value, str):
+            raw_value = [str(v) if isinstance(v, int) else v for v in raw_value]
+        value = super().compute_value(raw_value, address)
+        seen_host = set()
+        for spec in value or ():
+            host, _ = parse_port_mapping(spec, address, cls.alias)
+            if host in seen_host:
+                raise InvalidFieldException(
+                    f"The `{cls.alias}` field of {address} forwards host port {host} twice."
+                )
+            seen_host.add(host)
+        return value
+
+    def mappings(self, address: Address) -> Tuple[Tuple[int, int], ...]:
+        return tuple(parse_port_mapping(s, address, self.alias) for s in self.value or ())
+
+
+class UnikernelKernelArgsField(StringSequenceField):
+    alias = "kernel_args"
+    help = softwrap(
+        """
+        Extra kernel command-line parameters, appended to the ones the plugin sets
+        (`console=ttyS0 panic=-1 ...`). For example `["loglevel=7"]` to see all boot messages.
+        """
+    )
+
+
+class UnikernelInitrdCompressionField(StringField):
+    alias = "initrd_compression"
+    default = "gzip"
+    valid_choices = ("gzip", "none")
+    help = softwrap(
+        """
+        Compression of the initrd. `gzip` makes smaller bundles; `none` skips decompression at
+        boot, which is faster for large images.
+        """
+    )
+
+
+class UnikernelRootField(StringField):
+    alias = "root"
+    default = "auto"
+    valid_choices = ("auto", "initramfs", "disk")
+    help = softwrap(
+        """
+        Where the app's files live in the guest. `initramfs`: in the initrd, unpacked into RAM
+        at boot (best for small static apps). `disk`: on a read-only compressed squashfs disk
+        image, `rootfs.img` in the bundle, attached as virtio-blk and read lazily; init lays a
+        RAM-backed overlay (tmpfs) on top, so the app can still write anywhere, as in a
+        container, and the initrd keeps only init and its config (best for big runtimes:
+        CPython, a JRE); the image's kernel then also gets the builtin `disk` fragment
+        (squashfs, overlayfs). `auto`: what the app's runtime prefers (the C runtime:
+        `initramfs`).
+        """
+    )
+
+
+class UnikernelDiskCompressionField(StringField):
+    alias = "disk_compression"
+    default = "auto"
+    valid_choices = ("auto", "lz4", "zstd")
+    help = softwrap(
+        """
+        Compression of the disk root (`rootfs.img`, when `root` is `disk`). `lz4` (-Xhc):
+        decompresses fastest in the guest; `zstd` (level 19): ~25% smaller images, ~2.7x slower
+        to decompress. `auto`: the app runtime's choice (measured per runtime, see
+        docs/benchmarks.md).
+        """
+    )
+
+
+class UnikernelOutputPathField(OutputPathField):
+    help = softwrap(
+        """
+        Where the bundle directory is written, relative to `dist/`. Defaults to
+        `<dotted path of the BUILD file's directory>/<target name>`, e.g.
+        `testprojects.c.hello_http/image`.
+        """
+    )
+
+
+class UnikernelImageTarget(Target):
+    alias = "unikernel_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        UnikernelImageDependenciesField,
+        UnikernelKernelField,
+        UnikernelCommandField,
+        UnikernelArgsField,
+        UnikernelEnvField,
+        UnikernelMemoryField,
+        UnikernelCpusField,
+        UnikernelPortsField,
+        UnikernelKernelArgsField,
+        UnikernelInitrdCompressionField,
+        UnikernelRootField,
+        UnikernelDiskCompressionField,
+        UnikernelOutputPathField,
+    )
+    help = softwrap(
+        """
+        A bootable VM image: one app (plus files), a minimal Linux kernel and a tiny PID 1.
+
+        `pants package` writes a direct-boot bundle directory holding `kernel` (bzImage),
+        `initrd` (newc cpio), `cmdline` and `manifest.json` (plus `rootfs.img` with a disk
+        root, see `root`); `pants run` boots it with QEMU,
+        with the serial console on the terminal, and exits with the app's exit status.
+        """
+    )

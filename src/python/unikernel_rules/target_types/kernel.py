@@ -1,0 +1,76 @@
+"""The `unikernel_kernel` target and its fields."""
+
+from __future__ import annotations
+
+
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    MultipleSourcesField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import softwrap
+
+class KernelSourcePackageField(StringField):
+    alias = "source_package"
+    default = "linux-source-6.1"
+    help = softwrap(
+        """
+        The Debian `linux-source-X.Y` package that holds the kernel's source, as locked in the
+        Debian package lock (`3rdparty/debian/debian.lock`, see `[debian-lock]`). Its `.deb` is
+        downloaded from `[debian-archive].mirror` and checked against the lock's sha256 and size;
+        the kernel version (recorded in manifests) is the upstream part of its Debian version.
+        To use another kernel series, add its package to `[debian-lock].packages`, run
+        `pants generate-lockfiles --resolve=debian`, and name it here.
+        """
+    )
+
+
+class KernelFragmentsField(MultipleSourcesField):
+    alias = "fragments"
+    expected_file_extensions = (".config",)
+    help = softwrap(
+        """
+        Your Kconfig fragments (`*.config` files with lines like `CONFIG_FOO=y` or
+        `# CONFIG_FOO is not set`), applied in order after `tinyconfig` and the plugin's own
+        fragments. An option that does not exist, or that Kconfig cannot set because its
+        dependencies are missing, fails the build with the file and line.
+        """
+    )
+
+
+class KernelIncludeBuiltinFragmentsField(StringSequenceField):
+    alias = "builtin_fragments"
+    default = ("base", "virtio", "net")
+    valid_choices = ("base", "virtio", "net", "disk")
+    help = softwrap(
+        """
+        Which of the plugin's fragments to apply: `base` (64-bit, serial console, initramfs,
+        devtmpfs, proc/sys/tmpfs, futex/epoll/eventfd/timerfd/signalfd, PVH boot), `virtio`
+        (virtio-pci, virtio-mmio, virtio-blk, virtio-rng) and `net` (unix and IPv4 sockets,
+        virtio-net, kernel IP autoconfiguration). `disk` (squashfs and overlayfs for a disk root,
+        plus the file locking, madvise and rseq syscalls that glibc runtimes use) is added
+        automatically for images with a disk root (`root="disk"`, or a runtime that asks for
+        one); list it here to put it in every image's kernel.
+        """
+    )
+
+
+class UnikernelKernelTarget(Target):
+    alias = "unikernel_kernel"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        KernelSourcePackageField,
+        KernelFragmentsField,
+        KernelIncludeBuiltinFragmentsField,
+    )
+    help = softwrap(
+        """
+        A minimal Linux kernel built from locked source (Debian's `linux-source-X.Y`):
+        `tinyconfig` plus the plugin's fragments plus yours. The build is one cached process
+        keyed by the source's sha256, the
+        merged config and the host toolchain's fingerprint; it is reproducible
+        (KBUILD_BUILD_TIMESTAMP/USER/HOST/VERSION pinned).
+        """
+    )
