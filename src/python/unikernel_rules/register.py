@@ -6,6 +6,7 @@ from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
 from unikernel_rules.qemu import rules as qemu_rules
 from unikernel_rules.rootfs import layer_rules
+from unikernel_rules.rootfs import guest as rootfs_guest
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, java, python
@@ -42,6 +43,7 @@ def rules():
         *rootfs_rules.rules(),
         *layer_rules.rules(),
         *rootfs_image.rules(),
+        *rootfs_guest.rules(),
         *c.rules(),
         *python.rules(),
         *python_runtime.rules(),

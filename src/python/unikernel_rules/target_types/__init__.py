@@ -1,6 +1,7 @@
 """Target types of unikernel_rules, one module per concern: `image` (`unikernel_image`),
 `kernel` (`unikernel_kernel`), `c` (`c_program`, `c_library`), `java` (`java_program`, `java_jar`),
-`python` (fields added to `pex_binary`). Everything is re-exported here for `register.py` and the
+`python` (fields added to `pex_binary`), `guest` (the container-like guest fields of
+`unikernel_image`). Everything is re-exported here for `register.py` and the
 rules."""
 
 from __future__ import annotations
@@ -60,4 +61,26 @@ from unikernel_rules.target_types.java import (  # noqa: F401
 from unikernel_rules.target_types.python import (  # noqa: F401
     UnikernelStdlibField,
     UnikernelStdlibKeepField,
+)
+from unikernel_rules.target_types.guest import (  # noqa: F401
+    default_hostname,
+    parse_size_mib,
+    overlaps,
+    UnikernelHostnameField,
+    GuestUser,
+    UnikernelUserField,
+    UnikernelNetworkField,
+    GuestVolume,
+    UnikernelVolumesField,
+    UnikernelWritablePathsField,
+    UnikernelCaCertificatesField,
+    UnikernelTimezoneField,
+    APP_USER,
+    APP_UID,
+    APP_GID,
+    RESERVED_PATHS,
+    NETWORK_MODES,
+    VOLUME_MIN_MIB,
+    VOLUME_MAX_MIB,
+    GUEST_FIELDS,
 )

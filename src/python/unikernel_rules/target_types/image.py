@@ -19,6 +19,8 @@ from pants.engine.target import (
 )
 from pants.util.strutil import softwrap
 
+from unikernel_rules.target_types.guest import GUEST_FIELDS
+
 class UnikernelImageDependenciesField(Dependencies):
     help = softwrap(
         """
@@ -98,10 +100,8 @@ class UnikernelMemoryField(StringField):
     def compute_value(cls, raw_value: Any, address: Address) -> Optional[str]:
         if isinstance(raw_value, int) and not isinstance(raw_value, bool):
             raw_value = str(raw_value)
-        value = super().compute_value(raw_value, address)
-        assert value is not None
-        cls.parse_mib(value, address)
-        return value
+        # Checked when the image is built (`mib()`), not here: see target_types/guest.py.
+        return super().compute_value(raw_value, address)
 
     @classmethod
     def parse_mib(cls, value: str, address: Address) -> int:
@@ -140,13 +140,12 @@ class UnikernelCpusField(IntField):
     default = 1
     help = "Number of virtual CPUs of the VM (1 to 64)."
 
-    @classmethod
-    def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
-        value = super().compute_value(raw_value, address)
-        assert value is not None
+    def parse(self, address: Address) -> int:
+        value = self.value if self.value is not None else self.default
         if not 1 <= value <= 64:
             raise InvalidFieldException(
-                f"The `{cls.alias}` field of {address} is {value}; it must be between 1 and 64."
+                f"The `{self.alias}` field of {address} is {value}; it must be between 1 and 64, "
+                "e.g. `cpus=2`."
             )
         return value
 
@@ -188,19 +187,19 @@ class UnikernelPortsField(StringSequenceField):
     ) -> Optional[Tuple[str, ...]]:
         if raw_value is not None and not isinstance(raw_value, str):
             raw_value = [str(v) if isinstance(v, int) else v for v in raw_value]
-        value = super().compute_value(raw_value, address)
-        seen_host = set()
-        for spec in value or ():
-            host, _ = parse_port_mapping(spec, address, cls.alias)
-            if host in seen_host:
-                raise InvalidFieldException(
-                    f"The `{cls.alias}` field of {address} forwards host port {host} twice."
-                )
-            seen_host.add(host)
-        return value
+        # Checked when the image is built (`mappings()`), not here: see target_types/guest.py.
+        return super().compute_value(raw_value, address)
 
     def mappings(self, address: Address) -> Tuple[Tuple[int, int], ...]:
-        return tuple(parse_port_mapping(s, address, self.alias) for s in self.value or ())
+        result = tuple(parse_port_mapping(s, address, self.alias) for s in self.value or ())
+        hosts = [h for h, _ in result]
+        twice = sorted({h for h in hosts if hosts.count(h) > 1})
+        if twice:
+            raise InvalidFieldException(
+                f"The `{self.alias}` field of {address} forwards host port {twice[0]} twice; "
+                'give each mapping its own host port, e.g. `ports=["8080", "18080:8081"]`.'
+            )
+        return result
 
 
 class UnikernelKernelArgsField(StringSequenceField):
@@ -283,6 +282,7 @@ class UnikernelImageTarget(Target):
         UnikernelInitrdCompressionField,
         UnikernelRootField,
         UnikernelDiskCompressionField,
+        *GUEST_FIELDS,
         UnikernelOutputPathField,
     )
     help = softwrap(
