@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from pants.engine.addresses import Address
-from pants.engine.fs import DigestEntries, FileEntry, SymlinkEntry
+from pants.engine.fs import DigestEntries, Directory, FileEntry, SymlinkEntry
 from pants.engine.target import InvalidFieldException
 from pants.util.strutil import softwrap
 
@@ -216,8 +216,10 @@ def check_volumes_against_files(
     """A volume mounted over the image's own files would hide them: refuse."""
     for volume in volumes:
         inside = sorted(
-            "/" + e.path for e in entries if overlaps("/" + e.path, volume.path)
-            and not (volume.path.startswith("/" + e.path + "/") and not isinstance(e, FileEntry))
+            "/" + e.path
+            for e in entries
+            if not isinstance(e, Directory) and overlaps("/" + e.path, volume.path)
+            and ("/" + e.path).startswith(volume.path)
         )
         if inside:
             raise InvalidFieldException(

@@ -67,7 +67,7 @@ def test_bad_commands(command, message) -> None:
 
 def test_volume_over_the_images_files_is_refused() -> None:
     check_volumes_against_files(ADDR, [GuestVolume("/var/lib/app", 64, "vol0")], ENTRIES)
-    with pytest.raises(InvalidFieldException, match="would hide the image's own file /app"):
+    with pytest.raises(InvalidFieldException, match="would hide the image's own file /app/config.toml"):
         check_volumes_against_files(ADDR, [GuestVolume("/app", 64, "vol0")], ENTRIES)
     with pytest.raises(InvalidFieldException, match="hide the image's own file /app/server"):
         check_volumes_against_files(ADDR, [GuestVolume("/app/server", 64, "vol0")], ENTRIES)
