@@ -263,7 +263,7 @@ async def assemble_unikernel_image(
         list(field_set.command.value or app.command),
         entries_for_checks,
         env,
-        "command" if field_set.command.value else f"{app.runtime} app's default command (set `command`)",
+        "command",
     )
     command += tuple(field_set.args.value or ())
     check_volumes_against_files(address, settings.volumes, entries_for_checks)
