@@ -82,10 +82,12 @@ def test_outbound_still_rejects_the_host_loopback(repo: RepoCopy, host_server: i
 def test_root_and_host_network_are_opt_ins(repo: RepoCopy, host_server: int) -> None:
     target = _image(repo, "root_host", user='"root"', network='"host"', writable_paths='["/"]')
     out = _probe(
-        repo, target, "--expect-user", "root", "--host-port", str(host_server), "--expect-host-reachable"
+        repo, target, "--expect-user", "root", "--host-port", str(host_server), "--expect-host-reachable",
+        "--expect-writable-root",
     )
     assert "ok host loopback reachable" in out
     assert "ok user: uid=0 name=root" in out
+    assert "ok root writable" in out
 
 
 def test_volume_keeps_data_across_boots(repo: RepoCopy) -> None:

@@ -4,7 +4,7 @@
  * "FAIL ..."); exits 0 if every check passed, 1 otherwise.
  *
  *   guest_probe [--expect-user NAME] [--host-port N] [--expect-host-reachable]
- *               [--counter PATH]
+ *               [--expect-writable-root] [--counter PATH]
  *
  * --host-port N: try to connect to 10.0.2.2:N (QEMU's alias of the host's 127.0.0.1); the
  * connection must fail unless --expect-host-reachable. --counter PATH: append a line to PATH
@@ -68,7 +68,7 @@ static const char *status_field(const char *name, char *buf, size_t size)
 int main(int argc, char **argv)
 {
     const char *expect_user = "app", *counter = NULL;
-    int host_port = 0, expect_host = 0;
+    int host_port = 0, expect_host = 0, writable_root = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--expect-user") == 0 && i + 1 < argc)
             expect_user = argv[++i];
@@ -76,6 +76,8 @@ int main(int argc, char **argv)
             host_port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--expect-host-reachable") == 0)
             expect_host = 1;
+        else if (strcmp(argv[i], "--expect-writable-root") == 0)
+            writable_root = 1;
         else if (strcmp(argv[i], "--counter") == 0 && i + 1 < argc)
             counter = argv[++i];
     }
@@ -123,7 +125,10 @@ int main(int argc, char **argv)
     }
     int r = can_create("/probe-root");
     snprintf(detail, sizeof detail, "%s", r ? strerror(-r) : "the root is writable");
-    check(is_root ? r != 0 : (r == -EROFS || r == -EACCES), "root read-only", detail);
+    if (writable_root)
+        check(r == 0, "root writable", detail);
+    else
+        check(r == -EROFS || r == -EACCES, "root read-only", detail);
     r = can_create("/tmp/probe");
     check(r == 0, "/tmp writable", r ? strerror(-r) : "");
     char cwd[256] = "";
