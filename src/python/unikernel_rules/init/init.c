@@ -139,6 +139,16 @@ __attribute__((noreturn)) static void power_off(int status)
     /* The serial driver sends bytes asynchronously; wait until the UART has
      * actually transmitted them, or QEMU could exit before they are out. */
     tcdrain(1);
+    /* The app's virtio consoles (setup_app_stdio()): wait until QEMU has taken
+     * their last bytes; their write()s may still sit in the hvc driver. */
+    static const char *const app_consoles[] = {"/dev/hvc0", "/dev/hvc1"};
+    for (size_t i = 0; i < sizeof app_consoles / sizeof app_consoles[0]; i++) {
+        int fd = open(app_consoles[i], O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            tcdrain(fd);
+            close(fd);
+        }
+    }
     sync();
 
     debug_exit(status);
@@ -620,13 +630,19 @@ __attribute__((noreturn)) static void report_incomplete(void)
         total_mib = (unsigned long long)si.totalram * si.mem_unit >> 20;
     const char *target = conf.target ? conf.target : "(unknown target)";
     char need[64] = "more memory";
-    if (conf.memory_mib && conf.memory_mib[0])
+    /* The fix hint's figure: the build's estimate, else twice what the VM had. */
+    unsigned long long suggest = 2 * (total_mib ? total_mib : 64);
+    if (conf.memory_mib && conf.memory_mib[0]) {
         snprintf(need, sizeof need, "at least %s MiB", conf.memory_mib);
+        unsigned long long est = strtoull(conf.memory_mib, NULL, 10);
+        if (est > 0)
+            suggest = est + 16;
+    }
     msg("the initramfs was only partly unpacked (out of memory): %s is "
         "missing. Image %s needs %s but this VM has %llu MiB of usable RAM; "
-        "raise the `memory` field of the unikernel_image target "
-        "(or pants run ... --memory).",
-        COMPLETE_PATH, target, need, total_mib);
+        "raise the `memory` field of the unikernel_image target, or for one "
+        "run: `pants run --unikernel-run-memory=%llu %s`.",
+        COMPLETE_PATH, target, need, total_mib, suggest, target);
     power_off(STATUS_INIT_FAILED);
 }
 
@@ -658,12 +674,53 @@ static int reap(pid_t app, int *app_status, int *app_done)
     }
 }
 
+/* The app's stdio: when the launcher attached the two virtio consoles (guest
+ * /dev/hvc0 = stdin + stdout, /dev/hvc1 = stderr, QEMU virtconsole ports 0
+ * and 1), make them fds 0..2 in raw mode (no CR added to a newline, no echo,
+ * no line editing), so the app's bytes reach `pants run` unchanged while the
+ * serial console keeps only the kernel's and init's log.  Without them (an
+ * older launcher, or a kernel without CONFIG_VIRTIO_CONSOLE) the serial
+ * console stays the app's stdio, as before.  Called in the app's child just
+ * before execve(); power_off() drains both consoles before QEMU is told to
+ * exit, so no output is lost. */
+#define APP_STDOUT_CONSOLE "/dev/hvc0"
+#define APP_STDERR_CONSOLE "/dev/hvc1"
+static void setup_app_stdio(void)
+{
+    int out = open(APP_STDOUT_CONSOLE, O_RDWR | O_NOCTTY);
+    if (out < 0)
+        return; /* no virtio console: keep the serial console */
+    int err = open(APP_STDERR_CONSOLE, O_WRONLY | O_NOCTTY);
+    if (err < 0)
+        err = dup(out); /* one port only: stderr joins stdout */
+    struct termios tio;
+    for (int i = 0; i < 2; i++) {
+        int fd = i ? err : out;
+        if (fd >= 0 && tcgetattr(fd, &tio) == 0) {
+            cfmakeraw(&tio);
+            tcsetattr(fd, TCSANOW, &tio);
+        }
+    }
+    /* A failed dup2 leaves the serial console on that fd: output still shows. */
+    dup2(out, 0);
+    dup2(out, 1);
+    if (err >= 0)
+        dup2(err, 2);
+    if (out > 2)
+        close(out);
+    if (err > 2)
+        close(err);
+    /* The console as controlling tty, as exec_app() does for the serial one. */
+    ioctl(0, TIOCSCTTY, 0);
+}
+
 /* Child side of fork(): never returns. */
 __attribute__((noreturn)) static void exec_app(const sigset_t *orig_mask)
 {
     sigprocmask(SIG_SETMASK, orig_mask, NULL);
     setsid();
     ioctl(0, TIOCSCTTY, 0); /* console as controlling tty: nice to have */
+    setup_app_stdio();
     execve(conf.argv[0], (char *const *)conf.argv, (char *const *)conf.envp);
     msg("cannot execute %s: %s", conf.argv[0], strerror(errno));
     _exit(STATUS_EXEC_FAILED);
