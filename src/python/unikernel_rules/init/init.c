@@ -688,8 +688,14 @@ static int reap(pid_t app, int *app_status, int *app_done)
 static void setup_app_stdio(void)
 {
     int out = open(APP_STDOUT_CONSOLE, O_RDWR | O_NOCTTY);
-    if (out < 0)
-        return; /* no virtio console: keep the serial console */
+    if (out < 0) {
+        /* Keep the serial console. The launcher (qemu/launcher/console.py,
+         * SERIAL_STDIO_LINE) shows the log from this line on as the app's output. */
+        if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+            msg("no virtio console for the app (%s): its output stays on the serial console",
+                APP_STDOUT_CONSOLE);
+        return;
+    }
     int err = open(APP_STDERR_CONSOLE, O_WRONLY | O_NOCTTY);
     if (err < 0)
         err = dup(out); /* one port only: stderr joins stdout */

@@ -16,7 +16,7 @@ import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .argv import APP_STDERR_FIFO, SERIAL_FIFO, parse_http_get, qemu_argv
-from .console import Collector, ConsoleState, Pump, explain_exit, log_tail
+from .console import SERIAL_STDIO_LINE, Collector, ConsoleState, Pump, explain_exit, log_tail
 from .host import find_qemu, free_port, pdeathsig_preexec, probe_host, stop_process
 from .options import (
     DEFAULT_MEMORY_MIB,
@@ -223,8 +223,15 @@ def _boot(
             pumps["stdout"] = Pump(proc.stdout.fileno(), out_sink, None, feeder(False), wake, collector=collector)
             pumps["stderr"] = Pump(fifos.read_fds[APP_STDERR_FIFO], err_sink, None, feeder(False), wake,
                                    collector=collector)
+            log_feed = feeder(True)
+
+            def on_log_line(line: str) -> None:
+                if SERIAL_STDIO_LINE in line:  # no virtio console in the guest: show the app's output
+                    pumps["log"].follow(out_sink)
+                log_feed(line)
+
             pumps["log"] = Pump(fifos.read_fds[SERIAL_FIFO], err_sink if options.show_log else None, log_file,
-                                feeder(True), wake, collector=collector)
+                                on_log_line, wake, collector=collector)
         pumps["qemu"] = Pump(
             proc.stderr.fileno(), err_sink, None, None, wake,
             hide_line=lambda line: bool(stopping) and _QEMU_SIGNAL_LINE_RE.match(line) is not None,

@@ -121,6 +121,11 @@ FAKE_QEMU = textwrap.dedent(
         out("unikernel-init: a message from init")
         out("UNIKERNEL_EXIT=" + args[1])
         sys.exit((int(args[1]) << 1) | 1)
+    if mode == "nohvc":  # a guest kernel without virtio consoles: init keeps the serial console
+        out("unikernel-init: no virtio console for the app (/dev/hvc0): its output stays on the serial console")
+        out("app on the serial console")
+        out("UNIKERNEL_EXIT=0")
+        sys.exit(1)
     if mode == "silent":  # prints nothing and never exits
         time.sleep(60)
     if mode == "stderr":
@@ -358,3 +363,14 @@ def test_network_none_with_ports_fails_before_boot(tmp_path, fake):
     bundle = write_bundle(tmp_path / "nonet", {"network": "none", "ports": [{"host": 8080, "guest": 8080}], "target": "a:b"})
     with pytest.raises(LaunchError, match="cannot be forwarded"):
         launcher.boot(str(bundle), qemu=qemu, quiet=True)
+
+
+def test_guest_without_virtio_console_still_shows_the_app_output(fake_virtio):
+    qemu, bundle = fake_virtio
+    proc = subprocess.run(
+        [sys.executable, launcher.LAUNCHER_DIR, "--bundle", bundle, "--qemu", qemu, "--", "nohvc"],
+        stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+    )
+    assert proc.returncode == 0
+    assert proc.stdout == b"app on the serial console\r\n"
+    assert b"Linux version" not in proc.stdout  # what came before init's line stays in the log

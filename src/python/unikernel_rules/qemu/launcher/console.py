@@ -14,6 +14,9 @@ from .options import EXIT_MARKER
 PANIC_MARKER = "Kernel panic - not syncing"
 INITRAMFS_FAILED_MARKER = "Initramfs unpacking failed"
 INIT_MESSAGE_PREFIX = "unikernel-init: "
+# What init says on the serial console when the guest has no virtio console for the app (e.g. a
+# kernel without CONFIG_VIRTIO_CONSOLE): the app's output follows on the serial console.
+SERIAL_STDIO_LINE = "unikernel-init: no virtio console for the app"
 OOM_MARKERS = (
     "Out of memory",  # the kernel's OOM killer
     "out of memory",
@@ -179,6 +182,22 @@ class Collector:
             return b"".join(self._chunks).decode("utf-8", "replace")
 
 
+def _write(sink: IO[Any], data: bytes) -> bool:
+    """Write bytes unchanged to a text stream's buffer (or decoded, if it has none); False if
+    the stream is gone."""
+    try:
+        buf = getattr(sink, "buffer", None)
+        if buf is not None:
+            buf.write(data)
+            buf.flush()
+        else:
+            sink.write(data.decode("utf-8", "replace"))
+            sink.flush()
+        return True
+    except (OSError, ValueError):
+        return False
+
+
 class Pump(threading.Thread):
     """Copies one of QEMU's output streams to our stream, unchanged, and collects it; calls
     `on_line` with each complete line."""
@@ -201,22 +220,16 @@ class Pump(threading.Thread):
         self.wake = wake
         # If set, output is copied a line at a time, without the lines for which it is true.
         self.hide_line = hide_line
+        # Set by `follow()`: lines from then on also go to this stream (one copy: the log
+        # pump's serial console becomes the app's output when the guest has no virtio console).
+        self.follow_sink: Optional[IO[Any]] = None
         self.collector = collector
         self.chunks: List[bytes] = []
         self.sink_broken = False
 
     def _emit(self, data: bytes) -> None:
         if self.sink is not None and not self.sink_broken:
-            try:
-                buf = getattr(self.sink, "buffer", None)
-                if buf is not None:
-                    buf.write(data)
-                    buf.flush()
-                else:
-                    self.sink.write(data.decode("utf-8", "replace"))
-                    self.sink.flush()
-            except (OSError, ValueError):
-                self.sink_broken = True  # keep draining QEMU even if our stdout went away
+            self.sink_broken = not _write(self.sink, data)  # keep draining QEMU if our stdout went away
         if self.log is not None:
             try:
                 self.log.write(data)
@@ -257,6 +270,12 @@ class Pump(threading.Thread):
             self._emit(line)
         if self.on_line is not None:
             self.on_line(text)
+        if self.follow_sink is not None and EXIT_MARKER not in text and SERIAL_STDIO_LINE not in text:
+            _write(self.follow_sink, line)
+
+    def follow(self, sink: Optional[IO[Any]]) -> None:
+        if sink is not None and sink is not self.sink:
+            self.follow_sink = sink
 
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", "replace")
