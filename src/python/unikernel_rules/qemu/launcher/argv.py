@@ -24,10 +24,15 @@ from .volumes import manifest_volumes, volume_path
 
 ISA_DEBUG_EXIT_DEVICE = "isa-debug-exit,iobase=0xf4,iosize=0x04"
 
-# Console FIFOs in LaunchOptions.console_dir (virtio mode): QEMU's `pipe` chardev writes
-# `<path>.out` (and reads `<path>.in`). The app's stdout (and stdin) is QEMU's own stdio.
-SERIAL_FIFO = "console"  # ttyS0: the kernel's and init's log, UNIKERNEL_EXIT=
-APP_STDERR_FIFO = "stderr"  # hvc1: the app's stderr
+# The console files in LaunchOptions.console_dir (virtio mode). Output goes to regular files
+# (QEMU `file` chardevs) that the launcher follows: QEMU makes stdio, pipe and socket chardevs
+# non-blocking, and a virtconsole port DROPS what such a backend cannot take at once (a reader
+# that lags loses output); a regular file always takes everything. The app's stdin is a third
+# port on a FIFO (QEMU 7.2's `file` chardev has no input side).
+STDOUT_FILE = "stdout"  # hvc0: the app's stdout
+STDERR_FILE = "stderr"  # hvc1: the app's stderr
+STDIN_FIFO = "stdin"  # hvc2: the app's stdin (QEMU reads `stdin.in`)
+SERIAL_FILE = "console"  # ttyS0: the kernel's and init's log, UNIKERNEL_EXIT=
 
 # QEMU's microvm (acpi=off, ioapic2 off): 8 virtio-mmio transports, 512 bytes apart from
 # 0xfeb00000, transport i on GSI 5 + i; -device virtio-*-device fills them from the last down.
@@ -122,21 +127,20 @@ def console_args(mode: str, console_dir: Optional[str], virtio: Callable[[str], 
     if mode == "serial":
         return ["-chardev", "stdio,id=con,signal=on", "-serial", "chardev:con"], []
     if not console_dir:
-        raise LaunchError("the virtio console needs a directory for its FIFOs (console_dir)")
-    serial = qemu_opt_escape(os.path.join(console_dir, SERIAL_FIFO))
-    stderr = qemu_opt_escape(os.path.join(console_dir, APP_STDERR_FIFO))
+        raise LaunchError("the virtio console needs a directory for its files (console_dir)")
+    path = lambda name: qemu_opt_escape(os.path.join(console_dir, name))  # noqa: E731
     chardevs = [
-        # hvc0: the app's stdin and stdout, QEMU's own stdio (signal=on: Ctrl-C on a terminal
-        # still reaches QEMU and the launcher).
-        "-chardev", "stdio,id=app_out,signal=on",
-        "-chardev", f"pipe,id=app_err,path={stderr}",
-        "-chardev", f"pipe,id=con,path={serial}",
+        "-chardev", f"file,id=app_out,path={path(STDOUT_FILE)}",
+        "-chardev", f"file,id=app_err,path={path(STDERR_FILE)}",
+        "-chardev", f"pipe,id=app_in,path={path(STDIN_FIFO)}",
+        "-chardev", f"file,id=con,path={path(SERIAL_FILE)}",
         "-serial", "chardev:con",
     ]
     devices = [
-        f"{virtio('serial')},id=vser,max_ports=2",
+        f"{virtio('serial')},id=vser,max_ports=3",
         "virtconsole,bus=vser.0,nr=0,chardev=app_out,name=stdout",
         "virtconsole,bus=vser.0,nr=1,chardev=app_err,name=stderr",
+        "virtconsole,bus=vser.0,nr=2,chardev=app_in,name=stdin",
     ]
     return chardevs, devices
 

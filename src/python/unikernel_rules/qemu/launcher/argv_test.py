@@ -200,16 +200,18 @@ def test_microvm_mmio_params():
 def test_qemu_argv_virtio_console():
     argv = qemu_argv(make_bundle(), LaunchOptions(console="virtio", console_dir="/c,d"), TCG_HOST)
     assert opt_values(argv, "-chardev") == [
-        "stdio,id=app_out,signal=on",  # hvc0: the app's stdin and stdout
-        "pipe,id=app_err,path=/c,,d/stderr",  # hvc1: the app's stderr
-        "pipe,id=con,path=/c,,d/console",  # ttyS0: the kernel's and init's log
+        "file,id=app_out,path=/c,,d/stdout",  # hvc0: the app's stdout
+        "file,id=app_err,path=/c,,d/stderr",  # hvc1: the app's stderr
+        "pipe,id=app_in,path=/c,,d/stdin",  # hvc2: the app's stdin
+        "file,id=con,path=/c,,d/console",  # ttyS0: the kernel's and init's log
     ]
     assert opt_value(argv, "-serial") == "chardev:con"
     devices = opt_values(argv, "-device")
-    assert devices[-3:] == [
-        "virtio-serial-pci,id=vser,max_ports=2",
+    assert devices[-4:] == [
+        "virtio-serial-pci,id=vser,max_ports=3",
         "virtconsole,bus=vser.0,nr=0,chardev=app_out,name=stdout",
         "virtconsole,bus=vser.0,nr=1,chardev=app_err,name=stderr",
+        "virtconsole,bus=vser.0,nr=2,chardev=app_in,name=stdin",
     ]
     with pytest.raises(LaunchError, match="console_dir"):
         qemu_argv(make_bundle(), LaunchOptions(console="virtio"), TCG_HOST)
@@ -239,7 +241,7 @@ def test_console_mode_auto(manifest, expected):
 
 def test_qemu_argv_microvm_virtio_console_takes_one_transport():
     argv = qemu_argv(make_bundle(), LaunchOptions(machine="microvm", console="virtio", console_dir="/c"), TCG_HOST)
-    assert "virtio-serial-device,id=vser,max_ports=2" in opt_values(argv, "-device")
+    assert "virtio-serial-device,id=vser,max_ports=3" in opt_values(argv, "-device")
     # net, rng, serial: three transports (the two virtconsole ports sit on the serial device).
     assert opt_value(argv, "-append").count("virtio_mmio.device=") == 3
 

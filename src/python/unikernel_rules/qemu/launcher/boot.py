@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .argv import APP_STDERR_FIFO, SERIAL_FIFO, parse_http_get, qemu_argv
+from .argv import SERIAL_FILE, STDERR_FILE, STDIN_FIFO, STDOUT_FILE, parse_http_get, qemu_argv
 from .console import SERIAL_STDIO_LINE, Collector, ConsoleState, Pump, explain_exit, log_tail
 from .host import find_qemu, free_port, pdeathsig_preexec, probe_host, stop_process
 from .options import (
@@ -56,33 +56,40 @@ def _info(options: LaunchOptions, msg: str) -> None:
         print(f"unikernel: {msg}", file=sys.stderr, flush=True)
 
 
-class _Fifos:
-    """The console FIFOs of virtio mode: their read ends, kept from EOF by our own write end
-    until QEMU is gone (a FIFO reads EOF while no writer has it open)."""
+class _ConsoleFiles:
+    """The console files of virtio mode (see argv.py): three regular files QEMU writes and
+    the launcher follows, and the stdin FIFO, held open read-write so QEMU's open never blocks
+    and the guest never sees the host side close."""
 
     def __init__(self, directory: str) -> None:
-        self.read_fds: Dict[str, int] = {}
-        self._write_fds: List[int] = []
-        for name in (SERIAL_FIFO, APP_STDERR_FIFO):
-            base = os.path.join(directory, name)
-            for suffix in (".in", ".out"):
-                if not os.path.exists(base + suffix):
-                    os.mkfifo(base + suffix, 0o600)
-            r = os.open(base + ".out", os.O_RDONLY | os.O_NONBLOCK)
-            self._write_fds.append(os.open(base + ".out", os.O_WRONLY))
-            os.set_blocking(r, True)
-            self.read_fds[name] = r
-
-    def release_writers(self) -> None:
-        for fd in self._write_fds:
-            os.close(fd)
-        self._write_fds = []
+        self.fds: Dict[str, int] = {}
+        for name in (STDOUT_FILE, STDERR_FILE, SERIAL_FILE):
+            self.fds[name] = os.open(os.path.join(directory, name), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        stdin = os.path.join(directory, STDIN_FIFO)
+        for suffix in (".in", ".out"):
+            if not os.path.exists(stdin + suffix):
+                os.mkfifo(stdin + suffix, 0o600)
+        self.fds[STDIN_FIFO] = os.open(stdin + ".in", os.O_RDWR)
+        self.qemu_gone = threading.Event()
 
     def close(self) -> None:
-        self.release_writers()
-        for fd in self.read_fds.values():
+        for fd in self.fds.values():
             os.close(fd)
-        self.read_fds = {}
+        self.fds = {}
+
+
+def _feed_stdin(dst_fd: int) -> None:
+    """Copy our stdin to the app's (the guest's hvc2) until it ends; the guest sees no EOF."""
+    while True:
+        try:
+            data = os.read(0, 65536)
+            if not data:
+                return
+            os.write(dst_fd, data)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
 
 
 def boot(bundle: Union[str, "os.PathLike[str]", Bundle], options: Optional[LaunchOptions] = None, **kwargs: Any) -> BootResult:
@@ -171,7 +178,7 @@ def _boot(
         log_file = open(options.log, "wb") if options.log else None
     except OSError as e:
         raise LaunchError(f"cannot write the log file {options.log!r}: {e}") from e
-    fifos = _Fifos(options.console_dir) if mode == "virtio" and options.console_dir else None
+    files = _ConsoleFiles(options.console_dir) if mode == "virtio" and options.console_dir else None
     saved_tty = _save_tty() if options.interactive else None
     old_handlers: Dict[int, Any] = {}
     proc: Optional["subprocess.Popen[bytes]"] = None
@@ -185,8 +192,8 @@ def _boot(
             stop_process(proc)
 
     def join_pumps() -> None:
-        if fifos is not None and (proc is None or proc.poll() is not None):
-            fifos.release_writers()  # QEMU is gone: let the FIFO pumps read EOF
+        if files is not None and (proc is None or proc.poll() is not None):
+            files.qemu_gone.set()  # QEMU is gone: the followers read their files to the end
         for p in pumps.values():
             p.join(timeout=5)
 
@@ -204,7 +211,9 @@ def _boot(
         try:
             proc = subprocess.Popen(
                 argv,
-                stdin=None if options.interactive else subprocess.DEVNULL,
+                # Serial mode: QEMU's stdio is the console. Virtio mode: the launcher feeds the
+                # app's stdin itself (hvc2), QEMU never touches the terminal.
+                stdin=None if options.interactive and files is None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 preexec_fn=pdeathsig_preexec(),
@@ -217,12 +226,14 @@ def _boot(
         assert proc.stdout is not None and proc.stderr is not None
         out_sink = None if options.quiet else sys.stdout
         err_sink = None if options.quiet else sys.stderr
-        if fifos is None:  # serial: one console for everything, on our stdout
+        if files is None:  # serial: one console for everything, on our stdout
             pumps["log"] = Pump(proc.stdout.fileno(), out_sink, log_file, feeder(True), wake, collector=collector)
         else:
-            pumps["stdout"] = Pump(proc.stdout.fileno(), out_sink, None, feeder(False), wake, collector=collector)
-            pumps["stderr"] = Pump(fifos.read_fds[APP_STDERR_FIFO], err_sink, None, feeder(False), wake,
-                                   collector=collector)
+            gone = files.qemu_gone
+            pumps["stdout"] = Pump(files.fds[STDOUT_FILE], out_sink, None, feeder(False), wake,
+                                   collector=collector, until=gone)
+            pumps["stderr"] = Pump(files.fds[STDERR_FILE], err_sink, None, feeder(False), wake,
+                                   collector=collector, until=gone)
             log_feed = feeder(True)
 
             def on_log_line(line: str) -> None:
@@ -230,8 +241,10 @@ def _boot(
                     pumps["log"].follow(out_sink)
                 log_feed(line)
 
-            pumps["log"] = Pump(fifos.read_fds[SERIAL_FIFO], err_sink if options.show_log else None, log_file,
-                                on_log_line, wake, collector=collector)
+            pumps["log"] = Pump(files.fds[SERIAL_FILE], err_sink if options.show_log else None, log_file,
+                                on_log_line, wake, collector=collector, until=gone)
+            if options.interactive:
+                threading.Thread(target=_feed_stdin, args=(files.fds[STDIN_FIFO],), daemon=True).start()
         pumps["qemu"] = Pump(
             proc.stderr.fileno(), err_sink, None, None, wake,
             hide_line=lambda line: bool(stopping) and _QEMU_SIGNAL_LINE_RE.match(line) is not None,
@@ -252,8 +265,11 @@ def _boot(
             for f in (proc.stdout, proc.stderr):
                 if f is not None:
                     f.close()
-        if fifos is not None:
-            fifos.close()
+        if files is not None:
+            files.qemu_gone.set()
+            for p in pumps.values():
+                p.join(timeout=5)
+            files.close()
         for sig, old in old_handlers.items():
             signal.signal(sig, old)
         _restore_tty(saved_tty)

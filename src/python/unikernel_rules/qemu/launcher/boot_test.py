@@ -84,17 +84,16 @@ FAKE_QEMU = textwrap.dedent(
             f.write(str(os.getpid()))
     def chardev_path(name):
         for i, a in enumerate(sys.argv):
-            if a == "-chardev" and sys.argv[i + 1].startswith("pipe,id=" + name + ","):
-                return sys.argv[i + 1].split("path=", 1)[1].replace(",,", ",") + ".out"
-    log_path, err_path = chardev_path("con"), chardev_path("app_err")
-    log = open(log_path, "wb", buffering=0) if log_path else sys.stdout.buffer  # virtio: the log apart
-    app_err = open(err_path, "wb", buffering=0) if err_path else sys.stdout.buffer
+            if a == "-chardev" and sys.argv[i + 1].startswith("file,id=" + name + ","):
+                return sys.argv[i + 1].split("path=", 1)[1].replace(",,", ",")
+    def opened(name):  # like QEMU: O_TRUNC the file, append to it unbuffered
+        path = chardev_path(name)
+        return open(path, "wb", buffering=0) if path else sys.stdout.buffer
+    log, app_out, app_err = opened("con"), opened("app_out"), opened("app_err")  # virtio: all apart
     def out(s):
         log.write((s + "\r\n").encode())
-        log.flush()
-    def app(data, stream=sys.stdout.buffer):
+    def app(data, stream=app_out):
         stream.write(data)
-        stream.flush()
     mode = args[0] if args else "exit"
     out("[    0.1] Linux version 6.1 (fake)")
     if mode == "exit":
@@ -124,6 +123,13 @@ FAKE_QEMU = textwrap.dedent(
     if mode == "nohvc":  # a guest kernel without virtio consoles: init keeps the serial console
         out("unikernel-init: no virtio console for the app (/dev/hvc0): its output stays on the serial console")
         out("app on the serial console")
+        out("UNIKERNEL_EXIT=0")
+        sys.exit(1)
+    if mode == "echo":  # the app copies one line of its stdin (the guest's hvc2) to stdout
+        for i, a in enumerate(sys.argv):
+            if a == "-chardev" and sys.argv[i + 1].startswith("pipe,id=app_in,"):
+                stdin = open(sys.argv[i + 1].split("path=", 1)[1] + ".in", "rb", buffering=0)
+        app(b"got: " + stdin.readline())
         out("UNIKERNEL_EXIT=0")
         sys.exit(1)
     if mode == "silent":  # prints nothing and never exits
@@ -374,3 +380,13 @@ def test_guest_without_virtio_console_still_shows_the_app_output(fake_virtio):
     assert proc.returncode == 0
     assert proc.stdout == b"app on the serial console\r\n"
     assert b"Linux version" not in proc.stdout  # what came before init's line stays in the log
+
+
+def test_virtio_console_feeds_stdin(fake_virtio):
+    qemu, bundle = fake_virtio
+    proc = subprocess.run(
+        [sys.executable, launcher.LAUNCHER_DIR, "--bundle", bundle, "--qemu", qemu, "--", "echo"],
+        input=b"typed line\n", capture_output=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"got: typed line\n"

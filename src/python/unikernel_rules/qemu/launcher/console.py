@@ -211,9 +211,13 @@ class Pump(threading.Thread):
         wake: threading.Event,
         hide_line: Optional[Any] = None,
         collector: Optional[Collector] = None,
+        until: Optional[threading.Event] = None,
     ) -> None:
         super().__init__(daemon=True)
         self.fd = fd
+        # Set: `fd` is a regular file that QEMU appends to; at its end, wait for more until
+        # `until` is set (QEMU is gone), freeing what was read (see _FileFollower).
+        self.follower = _FileFollower(fd, until) if until is not None else None
         self.sink = sink
         self.log = log
         self.on_line = on_line
@@ -247,6 +251,9 @@ class Pump(threading.Thread):
                     continue
                 except OSError:
                     break
+                if self.follower is not None:
+                    if self.follower.more(len(data)):
+                        continue
                 if not data:
                     break
                 self.chunks.append(data)
@@ -279,6 +286,52 @@ class Pump(threading.Thread):
 
     def text(self) -> str:
         return b"".join(self.chunks).decode("utf-8", "replace")
+
+
+class _FileFollower:
+    """`tail -f` of a file QEMU appends to: at the end of the file, wait and read again until
+    QEMU is gone; punch out what was read (the file keeps its size, not its disk blocks), so a
+    chatty app never fills the disk."""
+
+    PUNCH_EVERY = 1 << 20
+    POLL_MIN_S, POLL_MAX_S = 0.002, 0.02
+
+    def __init__(self, fd: int, until: threading.Event) -> None:
+        self.fd = fd
+        self.until = until
+        self.offset = 0
+        self.punched = 0
+        self.poll = self.POLL_MIN_S
+        self.draining = False
+        self._fallocate = _libc_fallocate()
+
+    def more(self, got: int) -> bool:
+        """After a read of `got` bytes: True to read again (the caller skips an empty read)."""
+        if got:
+            self.offset += got
+            self.poll = self.POLL_MIN_S
+            if self._fallocate is not None and self.offset - self.punched >= self.PUNCH_EVERY:
+                # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; failure (e.g. tmpfs without it) is fine.
+                if self._fallocate(self.fd, 0x02 | 0x01, 0, self.offset) == 0:
+                    self.punched = self.offset
+            return False
+        if self.draining:
+            return False  # the file is complete and read to its end
+        if self.until.wait(self.poll):
+            self.draining = True  # QEMU is gone: one last read to the end
+        self.poll = min(self.poll * 2, self.POLL_MAX_S)
+        return True
+
+
+def _libc_fallocate() -> Optional[Any]:
+    try:
+        import ctypes
+
+        fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+        fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+        return fallocate
+    except (OSError, AttributeError):
+        return None
 
 
 def log_tail(text: str, lines: int = 40) -> str:
