@@ -141,7 +141,7 @@ __attribute__((noreturn)) static void power_off(int status)
     tcdrain(1);
     /* The app's virtio consoles (setup_app_stdio()): wait until QEMU has taken
      * their last bytes; their write()s may still sit in the hvc driver. */
-    static const char *const app_consoles[] = {"/dev/hvc0", "/dev/hvc1"};
+    static const char *const app_consoles[] = {"/dev/hvc0", "/dev/hvc1", "/dev/hvc2"};
     for (size_t i = 0; i < sizeof app_consoles / sizeof app_consoles[0]; i++) {
         int fd = open(app_consoles[i], O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
@@ -674,50 +674,49 @@ static int reap(pid_t app, int *app_status, int *app_done)
     }
 }
 
-/* The app's stdio: when the launcher attached the two virtio consoles (guest
- * /dev/hvc0 = stdin + stdout, /dev/hvc1 = stderr, QEMU virtconsole ports 0
- * and 1), make them fds 0..2 in raw mode (no CR added to a newline, no echo,
- * no line editing), so the app's bytes reach `pants run` unchanged while the
- * serial console keeps only the kernel's and init's log.  Without them (an
- * older launcher, or a kernel without CONFIG_VIRTIO_CONSOLE) the serial
- * console stays the app's stdio, as before.  Called in the app's child just
- * before execve(); power_off() drains both consoles before QEMU is told to
- * exit, so no output is lost. */
-#define APP_STDOUT_CONSOLE "/dev/hvc0"
-#define APP_STDERR_CONSOLE "/dev/hvc1"
+/* The app's stdio: when the launcher attached the virtio consoles (QEMU
+ * virtconsole ports 0, 1, 2 = guest /dev/hvc0 stdout, /dev/hvc1 stderr,
+ * /dev/hvc2 stdin), make them fds 1, 2 and 0 in raw mode (no CR added to a
+ * newline, no echo, no line editing), so the app's bytes reach `pants run`
+ * unchanged while the serial console keeps only the kernel's and init's log.
+ * Without them (an older launcher, or a kernel without CONFIG_VIRTIO_CONSOLE)
+ * the serial console stays the app's stdio, as before, and init says so (the
+ * launcher, qemu/launcher/console.py SERIAL_STDIO_LINE, then shows the serial
+ * console as the app's output).  Called in the app's child just before
+ * execve(); power_off() drains the consoles before QEMU is told to exit. */
 static void setup_app_stdio(void)
 {
-    int out = open(APP_STDOUT_CONSOLE, O_RDWR | O_NOCTTY);
-    if (out < 0) {
-        /* Keep the serial console. The launcher (qemu/launcher/console.py,
-         * SERIAL_STDIO_LINE) shows the log from this line on as the app's output. */
-        if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
-            msg("no virtio console for the app (%s): its output stays on the serial console",
-                APP_STDOUT_CONSOLE);
+    static const char *const paths[3] = {"/dev/hvc2", "/dev/hvc0", "/dev/hvc1"};
+    static const int flags[3] = {O_RDONLY, O_WRONLY, O_WRONLY};
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = open(paths[i], flags[i] | O_NOCTTY | O_CLOEXEC);
+    if (fds[1] < 0) {
+        msg("no virtio console for the app (%s: %s): its output stays on the serial console",
+            paths[1], strerror(errno));
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
         return;
     }
-    int err = open(APP_STDERR_CONSOLE, O_WRONLY | O_NOCTTY);
-    if (err < 0)
-        err = dup(out); /* one port only: stderr joins stdout */
+    if (fds[2] < 0)
+        fds[2] = fcntl(fds[1], F_DUPFD_CLOEXEC, 3); /* no stderr port: join stdout */
+    if (fds[0] < 0)
+        fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* no stdin port */
     struct termios tio;
-    for (int i = 0; i < 2; i++) {
-        int fd = i ? err : out;
-        if (fd >= 0 && tcgetattr(fd, &tio) == 0) {
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && tcgetattr(fds[i], &tio) == 0) {
             cfmakeraw(&tio);
-            tcsetattr(fd, TCSANOW, &tio);
+            tcsetattr(fds[i], TCSANOW, &tio);
         }
     }
-    /* A failed dup2 leaves the serial console on that fd: output still shows. */
-    dup2(out, 0);
-    dup2(out, 1);
-    if (err >= 0)
-        dup2(err, 2);
-    if (out > 2)
-        close(out);
-    if (err > 2)
-        close(err);
-    /* The console as controlling tty, as exec_app() does for the serial one. */
-    ioctl(0, TIOCSCTTY, 0);
+    /* dup2 clears FD_CLOEXEC on 0..2; a failed one leaves the serial console there. */
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && fds[i] != i)
+            dup2(fds[i], i);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] > 2)
+            close(fds[i]);
 }
 
 /* Child side of fork(): never returns. */
@@ -725,8 +724,8 @@ __attribute__((noreturn)) static void exec_app(const sigset_t *orig_mask)
 {
     sigprocmask(SIG_SETMASK, orig_mask, NULL);
     setsid();
-    ioctl(0, TIOCSCTTY, 0); /* console as controlling tty: nice to have */
     setup_app_stdio();
+    ioctl(0, TIOCSCTTY, 0); /* console as controlling tty: nice to have */
     execve(conf.argv[0], (char *const *)conf.argv, (char *const *)conf.envp);
     msg("cannot execute %s: %s", conf.argv[0], strerror(errno));
     _exit(STATUS_EXEC_FAILED);
