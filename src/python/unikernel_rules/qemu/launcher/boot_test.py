@@ -92,8 +92,10 @@ FAKE_QEMU = textwrap.dedent(
     log, app_out, app_err = opened("con"), opened("app_out"), opened("app_err")  # virtio: all apart
     def out(s):
         log.write((s + "\r\n").encode())
+        log.flush()
     def app(data, stream=app_out):
         stream.write(data)
+        stream.flush()
     mode = args[0] if args else "exit"
     out("[    0.1] Linux version 6.1 (fake)")
     if mode == "exit":
