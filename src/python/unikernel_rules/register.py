@@ -10,7 +10,7 @@ from unikernel_rules.rootfs import guest as rootfs_guest
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, java, python
-from unikernel_rules.subsystems import debian_tools, java_runtime, python_runtime, zig
+from unikernel_rules.subsystems import debian_tools, java_runtime, python_runtime, unikernel_run, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
@@ -50,6 +50,7 @@ def rules():
         *java.rules(),
         *java_runtime.rules(),
         *zig.rules(),
+        *unikernel_run.rules(),
         *debian_tools.rules(),
         *debian_rules.rules(),
         *zig_cc.rules(),

@@ -148,6 +148,16 @@ __attribute__((noreturn)) static void power_off(int status)
     /* The serial driver sends bytes asynchronously; wait until the UART has
      * actually transmitted them, or QEMU could exit before they are out. */
     tcdrain(1);
+    /* The app's virtio consoles (setup_app_stdio()): wait until QEMU has taken
+     * their last bytes; their write()s may still sit in the hvc driver. */
+    static const char *const app_consoles[] = {"/dev/hvc0", "/dev/hvc1", "/dev/hvc2"};
+    for (size_t i = 0; i < sizeof app_consoles / sizeof app_consoles[0]; i++) {
+        int fd = open(app_consoles[i], O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            tcdrain(fd);
+            close(fd);
+        }
+    }
     sync();
 
     debug_exit(status);
@@ -881,13 +891,19 @@ __attribute__((noreturn)) static void report_incomplete(void)
         total_mib = (unsigned long long)si.totalram * si.mem_unit >> 20;
     const char *target = conf.target ? conf.target : "(unknown target)";
     char need[64] = "more memory";
-    if (conf.memory_mib && conf.memory_mib[0])
+    /* The fix hint's figure: the build's estimate, else twice what the VM had. */
+    unsigned long long suggest = 2 * (total_mib ? total_mib : 64);
+    if (conf.memory_mib && conf.memory_mib[0]) {
         snprintf(need, sizeof need, "at least %s MiB", conf.memory_mib);
+        unsigned long long est = strtoull(conf.memory_mib, NULL, 10);
+        if (est > 0)
+            suggest = est + 16;
+    }
     msg("the initramfs was only partly unpacked (out of memory): %s is "
         "missing. Image %s needs %s but this VM has %llu MiB of usable RAM; "
-        "raise the `memory` field of the unikernel_image target "
-        "(or pants run ... --memory).",
-        COMPLETE_PATH, target, need, total_mib);
+        "raise the `memory` field of the unikernel_image target, or for one "
+        "run: `pants run --unikernel-run-memory=%llu %s`.",
+        COMPLETE_PATH, target, need, total_mib, suggest, target);
     power_off(STATUS_INIT_FAILED);
 }
 
@@ -919,11 +935,57 @@ static int reap(pid_t app, int *app_status, int *app_done)
     }
 }
 
+/* The app's stdio: when the launcher attached the virtio consoles (QEMU
+ * virtconsole ports 0, 1, 2 = guest /dev/hvc0 stdout, /dev/hvc1 stderr,
+ * /dev/hvc2 stdin), make them fds 1, 2 and 0 in raw mode (no CR added to a
+ * newline, no echo, no line editing), so the app's bytes reach `pants run`
+ * unchanged while the serial console keeps only the kernel's and init's log.
+ * Without them (an older launcher, or a kernel without CONFIG_VIRTIO_CONSOLE)
+ * the serial console stays the app's stdio, as before, and init says so (the
+ * launcher, qemu/launcher/console.py SERIAL_STDIO_LINE, then shows the serial
+ * console as the app's output).  Called in the app's child just before
+ * execve(); power_off() drains the consoles before QEMU is told to exit. */
+static void setup_app_stdio(void)
+{
+    static const char *const paths[3] = {"/dev/hvc2", "/dev/hvc0", "/dev/hvc1"};
+    static const int flags[3] = {O_RDONLY, O_WRONLY, O_WRONLY};
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = open(paths[i], flags[i] | O_NOCTTY | O_CLOEXEC);
+    if (fds[1] < 0) {
+        msg("no virtio console for the app (%s: %s): its output stays on the serial console",
+            paths[1], strerror(errno));
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        return;
+    }
+    if (fds[2] < 0)
+        fds[2] = fcntl(fds[1], F_DUPFD_CLOEXEC, 3); /* no stderr port: join stdout */
+    if (fds[0] < 0)
+        fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* no stdin port */
+    struct termios tio;
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && tcgetattr(fds[i], &tio) == 0) {
+            cfmakeraw(&tio);
+            tcsetattr(fds[i], TCSANOW, &tio);
+        }
+    }
+    /* dup2 clears FD_CLOEXEC on 0..2; a failed one leaves the serial console there. */
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && fds[i] != i)
+            dup2(fds[i], i);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] > 2)
+            close(fds[i]);
+}
+
 /* Child side of fork(): never returns. */
 __attribute__((noreturn)) static void exec_app(const sigset_t *orig_mask)
 {
     sigprocmask(SIG_SETMASK, orig_mask, NULL);
     setsid();
+    setup_app_stdio();
     ioctl(0, TIOCSCTTY, 0); /* console as controlling tty: nice to have */
     if (drop_privileges() != 0)
         _exit(STATUS_INIT_FAILED);
