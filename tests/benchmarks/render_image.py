@@ -43,7 +43,7 @@ def _image_section(r: ImageReport, static: Sequence[str], pants_startup_s: Optio
         if ports:
             facts.append("ports " + ", ".join(str(p.get("guest")) for p in ports if isinstance(p, dict)))
         out += ["- " + "; ".join(facts)]
-        out += [f"- Measured {r.settings.describe()}.", ""]
+        out += [f"- Measured {r.settings.describe(guest_port(m) is not None)}.", ""]
     out += ["| Measurement | Measured | Goal | |", "|---|---|---|---|"]
     for name in ("kernel", "initrd", "rootfs.img"):
         if name in r.sizes:

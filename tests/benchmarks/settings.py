@@ -50,16 +50,17 @@ class ImageSettings:
         """True if the app's ready line carries its own clock (the pattern has a group)."""
         return re.compile(self.ready).groups >= 1
 
-    def describe(self) -> str:
-        """One line for the report: how readiness was decided."""
+    def describe(self, has_port: bool = True) -> str:
+        """One line for the report: how readiness was decided (`has_port`: the image forwards one)."""
         if self.until_exit:
-            what = "time to exit (a batch app; status 0 required)"
+            what = "to its exit (a batch app; status 0 required; no ports forwarded)"
         else:
-            what = f"ready when a line matches `{self.ready}`"
+            what = f"to ready: a line matching `{self.ready}`"
             if not self.reports_clock:
                 what += " (no group: the app does not print its clock)"
-        http = "no HTTP check" if self.http_path is None else f"`GET {self.http_path}` must answer 200"
-        return f"{what}; {http} (from the {self.source})"
+            if has_port:
+                what += "; " + ("no HTTP check" if self.http_path is None else f"`GET {self.http_path}` must answer 200")
+        return f"{what} (settings from the {self.source})"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -36,7 +36,9 @@ def test_field_sets_each_key() -> None:
     assert s.http_path is None and s.edit == "x/Main.java" and s.source == "`benchmark` field"
     assert "no HTTP check" in s.describe() and "does not print its clock" in s.describe()
     s = image_settings(LUA, {"until": "exit"})
-    assert s.until_exit and "time to exit" in s.describe()
+    assert s.until_exit and "to its exit" in s.describe() and "GET" not in s.describe()
+    assert "GET" not in image_settings(LUA, None).describe(has_port=False)
+    assert "`GET /` must answer 200 (settings from the default)" in image_settings(LUA, None).describe()
 
 
 def test_command_line_wins_over_the_field_per_image_or_for_all() -> None:
