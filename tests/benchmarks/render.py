@@ -22,6 +22,8 @@ from benchmarks.settings import DEFAULT_READY, EXIT_CLOCK_RE, GOALS, NO_HTTP, Go
 from unikernel_rules.rootfs.layer_rules import RUNTIME_LAYER_MARKER
 
 HOW_TO_HEADING = "## Measuring any image"
+# Command-line flags that leave measurements out (the others choose images or settings).
+SKIPPING_FLAGS = ("--quick", "--skip-floor", "--skip-rebuild", "--skip-boot")
 
 
 def render_how_to() -> List[str]:
@@ -120,9 +122,10 @@ def render_markdown(
     add(f"Generated {generated.astimezone(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} by `{cmd}`.")
     add("Do not edit by hand: rerun the command (hand-written notes live in `STATIC_NOTES` in")
     add("`tests/benchmarks/notes.py`).")
-    if flags:
+    skips = [f for f in flags if f in SKIPPING_FLAGS]
+    if skips:
         add("")
-        add(f"**Partial run** (`{' '.join(flags)}`): some measurements were skipped and show as —.")
+        add(f"**Partial run** (`{' '.join(skips)}`): some measurements were skipped and show as —.")
     add("")
     lines.extend(render_how_to())
     add("## Machine")

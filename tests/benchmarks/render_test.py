@@ -212,3 +212,12 @@ def test_header_says_how_to_measure_any_image() -> None:
                   "--http-path", "--edit", "Until exit", "Memory floor", "Goals", "settings.py"):
         assert words in how, words
     assert text.index(render.HOW_TO_HEADING) < text.index("## Machine")
+
+
+def test_partial_run_banner_only_for_skipping_flags() -> None:
+    text = render.render_markdown([c_report()], MACHINE, WHEN, static_notes={},
+                                  flags=["testprojects/c/hello_http:image", "--until-exit"])
+    assert "by `./pants run tests/benchmarks:report -- testprojects/c/hello_http:image --until-exit`" in text
+    assert "Partial run" not in text
+    text = render.render_markdown([c_report()], MACHINE, WHEN, static_notes={}, flags=["x:image", "--skip-floor"])
+    assert "**Partial run** (`--skip-floor`)" in text

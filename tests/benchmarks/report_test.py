@@ -42,3 +42,9 @@ def test_edit_needs_an_address(capsys) -> None:
     with pytest.raises(SystemExit):
         report.parse_args(["--edit", "main.c"])
     assert "--edit needs ADDRESS=FILE" in capsys.readouterr().err
+
+
+def test_help_lists_the_per_image_options() -> None:
+    text = report.build_parser().format_help()
+    for option in ("ADDRESS", "--ready-pattern", "--until-exit", "--http-path", "--edit", "--images", "--quick"):
+        assert option in text
