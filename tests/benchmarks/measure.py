@@ -246,6 +246,10 @@ class Bench:
         an `http_path`), or, for a batch app, until it exits."""
         guest = guest_port(manifest)
         kwargs: Dict[str, Any] = dict(accel="tcg", quiet=True, **options)
+        if manifest.get("volumes"):
+            # Fresh, empty volumes at every boot (so boots are alike), in the run's temp dir.
+            kwargs.update(volumes_dir=str(self.volumes_dir(str(manifest.get("target") or bundle.name))),
+                          wipe_volumes=True)
         if settings.until_exit:
             kwargs["no_ports"] = True
             return launcher.boot(str(bundle), **kwargs)
@@ -262,6 +266,10 @@ class Bench:
             if "Could not set up host forwarding rule" not in (result.stderr or ""):
                 return result
         return result
+
+    def volumes_dir(self, address: str) -> Path:
+        """Where an image's volumes live during the run (beside the repository copy)."""
+        return self.repo.root.parent / "volumes" / re.sub(r"[^A-Za-z0-9_.-]+", "_", address)
 
     def measure_ready(
         self, bundle: Path, manifest: Dict[str, Any], settings: ImageSettings, kernel_params: Sequence[str] = ()
