@@ -97,3 +97,11 @@ def test_measure_ready_pattern_without_clock_is_reached(tmp_path, fake) -> None:
     rr = _bench(tmp_path, quick=True).measure_ready(tmp_path / "bundle", SERVER, settings)
     assert rr.virtual_ms == [None] and rr.reached == [True] and rr.reached_without_clock
     assert rr.wall_s == [3.0] and rr.errors == []
+
+
+def test_a_bad_benchmark_field_is_that_images_error_only(tmp_path, fake) -> None:
+    bench = _bench(tmp_path)
+    bench.entries["a/b:image"] = {"address": "a/b:image", "benchmark": {"until": "forever"}}
+    report = bench.measure("a/b:image")
+    assert report.error is not None and report.error.startswith("a/b:image: `until`")
+    assert fake.calls == []  # nothing booted
