@@ -21,6 +21,7 @@ from unikernel_rules.target_types.image import (  # noqa: F401
     UnikernelRootField,
     UnikernelDiskCompressionField,
     UnikernelOutputPathField,
+    UnikernelBenchmarkField,
     UnikernelImageTarget,
 )
 from unikernel_rules.target_types.kernel import (  # noqa: F401

@@ -266,6 +266,35 @@ class UnikernelOutputPathField(OutputPathField):
     )
 
 
+class UnikernelBenchmarkField(DictStringToStringField):
+    alias = "benchmark"
+    help = softwrap(
+        """
+        How this repository's benchmark report (`./pants run tests/benchmarks:report`, see
+        docs/benchmarks.md) measures the image. Not used by `package` or `run`, and not part of
+        the bundle or its cache keys. Keys (all optional):
+
+        `ready`: a regular expression searched in each line the app prints; the first match
+        means the app is ready. If it has a group 1, that group is the app's own
+        `CLOCK_MONOTONIC` in milliseconds at that moment, the "virtual ms to ready". Default:
+        `READY.*?monotonic_ms=([0-9.]+)` (the line the examples print).
+
+        `until`: `"ready"` (default: a server, measured to its `ready` line) or `"exit"` (a
+        batch app, measured to its exit; it must exit with status 0).
+
+        `http_path`: the path of the `GET` that must answer 200 on the image's first port once
+        ready (default `/`), or `"none"` for a port that does not speak HTTP.
+
+        `edit`: the source file (from the build root) that the warm-rebuild measurement changes
+        (default: the first source of the image's app).
+
+        Example: `benchmark={"ready": "TCP server running", "http_path": "none"}`. The report's
+        `--ready-pattern`, `--until-exit`, `--http-path` and `--edit` options override these
+        keys for one run.
+        """
+    )
+
+
 class UnikernelImageTarget(Target):
     alias = "unikernel_image"
     core_fields = (
@@ -284,6 +313,7 @@ class UnikernelImageTarget(Target):
         UnikernelDiskCompressionField,
         *GUEST_FIELDS,
         UnikernelOutputPathField,
+        UnikernelBenchmarkField,
     )
     help = softwrap(
         """
