@@ -72,10 +72,15 @@ def test_default_guest_is_container_like_and_locked_down(repo: RepoCopy, host_se
     assert "ok host loopback unreachable" in out
 
 
-def test_outbound_still_rejects_the_host_loopback(repo: RepoCopy, host_server: int) -> None:
-    target = _image(repo, "outbound", network='"outbound"', hostname='"web-1"')
-    out = _probe(repo, target, "--host-port", str(host_server))
+def test_outbound_still_rejects_the_host_loopback_and_zone_and_ca_on_request(repo: RepoCopy, host_server: int) -> None:
+    target = _image(
+        repo, "outbound", network='"outbound"', hostname='"web-1"', timezone='"Europe/Paris"',
+        ca_certificates="True",
+    )
+    out = _probe(repo, target, "--host-port", str(host_server), "--expect-tz", "CET", "--expect-ca-bundle")
     assert "ok hostname: hostname=web-1" in out
+    assert "ok time zone: TZ=Europe/Paris zones CET/CEST" in out
+    assert "ok CA bundle" in out
     assert "ok host loopback unreachable" in out
 
 

@@ -4,7 +4,8 @@
  * "FAIL ..."); exits 0 if every check passed, 1 otherwise.
  *
  *   guest_probe [--expect-user NAME] [--host-port N] [--expect-host-reachable]
- *               [--expect-writable-root] [--counter PATH]
+ *               [--expect-writable-root] [--expect-tz ABBREV] [--expect-ca-bundle]
+ *               [--counter PATH]
  *
  * --host-port N: try to connect to 10.0.2.2:N (QEMU's alias of the host's 127.0.0.1); the
  * connection must fail unless --expect-host-reachable. --counter PATH: append a line to PATH
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -68,7 +70,8 @@ static const char *status_field(const char *name, char *buf, size_t size)
 int main(int argc, char **argv)
 {
     const char *expect_user = "app", *counter = NULL;
-    int host_port = 0, expect_host = 0, writable_root = 0;
+    int host_port = 0, expect_host = 0, writable_root = 0, expect_ca = 0;
+    const char *expect_tz = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--expect-user") == 0 && i + 1 < argc)
             expect_user = argv[++i];
@@ -76,6 +79,10 @@ int main(int argc, char **argv)
             host_port = atoi(argv[++i]);
         else if (strcmp(argv[i], "--expect-host-reachable") == 0)
             expect_host = 1;
+        else if (strcmp(argv[i], "--expect-tz") == 0 && i + 1 < argc)
+            expect_tz = argv[++i];
+        else if (strcmp(argv[i], "--expect-ca-bundle") == 0)
+            expect_ca = 1;
         else if (strcmp(argv[i], "--expect-writable-root") == 0)
             writable_root = 1;
         else if (strcmp(argv[i], "--counter") == 0 && i + 1 < argc)
@@ -159,6 +166,28 @@ int main(int argc, char **argv)
         close(s);
     }
 
+    if (expect_tz) {
+        /* The zone's abbreviation in winter or in summer (CET/CEST for Europe/Paris). */
+        time_t winter = 1767225600, summer = 1782864000; /* 2026-01-01, 2026-07-01 */
+        struct tm tw, ts;
+        localtime_r(&winter, &tw);
+        localtime_r(&summer, &ts);
+        snprintf(detail, sizeof detail, "TZ=%s zones %s/%s", getenv("TZ") ? getenv("TZ") : "(unset)",
+                 tw.tm_zone, ts.tm_zone);
+        check(strncmp(tw.tm_zone, expect_tz, strlen(expect_tz)) == 0, "time zone", detail);
+    }
+    if (expect_ca) {
+        FILE *f = fopen("/etc/ssl/certs/ca-certificates.crt", "r");
+        int certs = 0;
+        char cline[128];
+        while (f && fgets(cline, sizeof cline, f))
+            certs += strncmp(cline, "-----BEGIN CERTIFICATE-----", 27) == 0;
+        if (f)
+            fclose(f);
+        snprintf(detail, sizeof detail, "%d certificates, SSL_CERT_FILE=%s", certs,
+                 getenv("SSL_CERT_FILE") ? getenv("SSL_CERT_FILE") : "(unset)");
+        check(certs > 100 && getenv("SSL_CERT_FILE"), "CA bundle", detail);
+    }
     if (counter) {
         FILE *f = fopen(counter, "a");
         if (f) {
