@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from pants_repo import RepoCopy
+from pants_repo import RepoCopy, fails_with
 
 IMAGE = "testprojects/c/lua:image"
 BUNDLE = "testprojects.c.lua/image"
@@ -38,15 +38,9 @@ def test_lua_amalgamation_runs_the_relocated_script(repo: RepoCopy) -> None:
 
 
 def _fails(repo: RepoCopy, target: str, *expect: str) -> str:
-    """`pants package TARGET` fails with one paragraph holding every `expect` fragment, and no
-    Python traceback. A pantsd shared by the module's tests keeps each run to seconds."""
-    result = repo.run("package", target, use_pantsd=True)
-    result.assert_failure()
-    text = result.stderr
-    for fragment in expect:
-        assert fragment in text, f"{fragment!r} not in:\n{text}"
-    assert "Traceback (most recent call last)" not in text
-    return text
+    """`pants package TARGET` fails with one clear paragraph; a pantsd shared by the module's
+    tests keeps each run to seconds."""
+    return fails_with(repo, "package", target, expect=expect, use_pantsd=True)
 
 
 def _app(repo: RepoCopy, directory: str) -> None:
@@ -122,31 +116,22 @@ def test_two_files_at_one_guest_path(repo: RepoCopy) -> None:
     )
 
 
-def test_error_in_a_textual_header_keeps_file_and_line(repo: RepoCopy) -> None:
-    directory = "testprojects/bad_files/textual"
+@pytest.mark.parametrize(
+    "name, part, sources, expect",
+    [
+        # An error inside an #included file is reported at that file's line.
+        ("textual", "static int part(void) {\n  return 0\n}\n", '["main.c"]', ["c_program {d}:app", "{d}/part.c:2:", "error:"]),
+        # A file both compiled and included.
+        ("both", "static int part(void) { return 0; }\n", '["*.c"]', ["The `textual_headers` field of {d}:app", "{d}/part.c", '"!part.c"']),
+    ],
+)
+def test_textual_headers_errors(repo: RepoCopy, name: str, part: str, sources: str, expect: list) -> None:
+    directory = f"testprojects/bad_files/{name}"
     repo.write(f"{directory}/main.c", '#include "part.c"\nint main(void) { return part(); }\n')
-    repo.write(f"{directory}/part.c", "static int part(void) {\n  return 0\n}\n")
+    repo.write(f"{directory}/part.c", part)
     repo.write(
         f"{directory}/BUILD",
-        'c_program(name="app", sources=["main.c"], textual_headers=["part.c"])\n'
+        f'c_program(name="app", sources={sources}, textual_headers=["part.c"])\n'
         'unikernel_image(name="image", dependencies=[":app"])\n',
     )
-    _fails(repo, f"{directory}:image", f"c_program {directory}:app", f"{directory}/part.c:2:", "error:")
-
-
-def test_a_file_both_compiled_and_textual(repo: RepoCopy) -> None:
-    directory = "testprojects/bad_files/both"
-    repo.write(f"{directory}/main.c", '#include "part.c"\nint main(void) { return part(); }\n')
-    repo.write(f"{directory}/part.c", "static int part(void) { return 0; }\n")
-    repo.write(
-        f"{directory}/BUILD",
-        'c_program(name="app", sources=["*.c"], textual_headers=["part.c"])\n'
-        'unikernel_image(name="image", dependencies=[":app"])\n',
-    )
-    _fails(
-        repo,
-        f"{directory}:image",
-        f"The `textual_headers` field of {directory}:app",
-        f"{directory}/part.c",
-        '"!part.c"',
-    )
+    _fails(repo, f"{directory}:image", *(e.format(d=directory) for e in expect))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from pants.core.target_types import (
     FileSourceField,
@@ -55,6 +55,7 @@ from unikernel_rules.target_types import (
     UnikernelFilesSourcesField,
     UnikernelImageDependenciesField,
     UnikernelKernelTarget,
+    climbs_out,
 )
 
 USABLE = (
@@ -91,18 +92,12 @@ class ImageFiles:
     placed: Tuple[PlacedFile, ...]
 
 
-def relocated_dest_problem(dest: str) -> "str | None":
+def relocated_dest_problem(dest: str) -> Optional[str]:
     """Why a `relocated_files` `dest` would put files outside the image's /app, or None."""
     if dest.startswith("/"):
         return "it is absolute, but the paths of `relocated_files` are relative to `/app`"
-    depth = 0
-    for part in dest.split("/"):
-        if part == "..":
-            depth -= 1
-            if depth < 0:
-                return "its `..` climbs out of the image's `/app` directory"
-        elif part not in ("", "."):
-            depth += 1
+    if climbs_out(dest):
+        return "its `..` climbs out of the image's `/app` directory"
     return None
 
 

@@ -44,6 +44,7 @@ from unikernel_rules.target_types.c import (  # noqa: F401
 from unikernel_rules.target_types.files import (  # noqa: F401
     MOUNTED_DIRS,
     INIT_PATHS,
+    climbs_out,
     guest_path_problem,
     UnikernelFilesSourcesField,
     UnikernelFilesDestinationField,

@@ -34,18 +34,25 @@ class UnikernelFilesSourcesField(MultipleSourcesField):
     )
 
 
-def guest_path_problem(path: str) -> Optional[str]:
-    """Why `path` (absolute, in the guest) cannot hold files placed by the build, or None."""
-    if not path.startswith("/"):
-        return "it is not absolute (it must start with `/`)"
+def climbs_out(path: str) -> bool:
+    """Whether a `..` of `path` climbs above the directory the path starts from."""
     depth = 0
     for part in path.split("/"):
         if part == "..":
             depth -= 1
             if depth < 0:
-                return "its `..` climbs above the guest's root directory `/`, out of the image"
+                return True
         elif part not in ("", "."):
             depth += 1
+    return False
+
+
+def guest_path_problem(path: str) -> Optional[str]:
+    """Why `path` (absolute, in the guest) cannot hold files placed by the build, or None."""
+    if not path.startswith("/"):
+        return "it is not absolute (it must start with `/`)"
+    if climbs_out(path):
+        return "its `..` climbs above the guest's root directory `/`, out of the image"
     normal = posixpath.normpath(path)
     for reserved in INIT_PATHS:
         if normal == reserved or normal.startswith(reserved + "/"):
