@@ -280,7 +280,8 @@ def qemu_processes_for(marker: str) -> List[str]:
 
 def fails_with(repo: RepoCopy, *args: str, expect: Iterable[str], use_pantsd: bool = False) -> str:
     """Run `pants ARGS`; it must fail with a message holding every `expect` fragment and no
-    Python traceback (user errors are one clear paragraph). Returns stderr."""
+    Python traceback (user errors are one clear paragraph). Returns stderr. `use_pantsd`: see
+    `RepoCopy.run` (then stop it when the module is done)."""
     result = repo.run(*args, use_pantsd=use_pantsd)
     result.assert_failure()
     text = result.stderr

@@ -9,9 +9,6 @@ from typing import Dict, Optional
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior
-from pants.core.target_types import FileSourceField, ResourceSourceField
-from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.core.util_rules.stripped_source_files import StrippedSourceFiles
 from pants.engine.addresses import Address, AddressInput
 from pants.engine.fs import (
     AddPrefix,
@@ -45,9 +42,10 @@ from unikernel_rules.goals.image_settings import (
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
 from unikernel_rules.rootfs.guest import GuestFiles, GuestFilesRequest
+from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
 from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
-from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.unikernel import UnikernelSubsystem
 from unikernel_rules.target_types import (
     UnikernelArgsField,
@@ -203,29 +201,12 @@ async def assemble_unikernel_image(
             Get(BuiltInit),
         )
 
-    # Extra files: `files` keep their repository path, `resources` their source-root-relative one.
-    file_sources, resource_sources = await MultiGet(
-        Get(
-            SourceFiles,
-            SourceFilesRequest(
-                [t[FileSourceField] for t in deps if t.has_field(FileSourceField)],
-                for_sources_types=(FileSourceField,),
-            ),
-        ),
-        Get(
-            StrippedSourceFiles,
-            SourceFilesRequest(
-                [t[ResourceSourceField] for t in deps if t.has_field(ResourceSourceField)],
-                for_sources_types=(ResourceSourceField,),
-            ),
-        ),
+    # Extra files (`files`, `resources`, `relocated_files`, `unikernel_files`) around the app's;
+    # any other dependency, or two files at one guest path, is an error (rootfs/placement.py).
+    placed = await Get(
+        ImageFiles, ImageFilesRequest(address, field_set.dependencies, apps[0].address, app.digest)
     )
-    extra = await Get(
-        Digest,
-        MergeDigests([file_sources.snapshot.digest, resource_sources.snapshot.digest]),
-    )
-    extra = await Get(Digest, AddPrefix(extra, APP_DIR))
-    app_files = await Get(Digest, MergeDigests([app.digest, extra]))
+    app_files = placed.digest
 
     # The container-like /etc (hostname, hosts, passwd, ...), CA bundle and time zone; a file
     # the app already has at one of those paths wins.

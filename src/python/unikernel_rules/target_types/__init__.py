@@ -1,8 +1,8 @@
 """Target types of unikernel_rules, one module per concern: `image` (`unikernel_image`),
 `kernel` (`unikernel_kernel`), `c` (`c_program`, `c_library`), `java` (`java_program`, `java_jar`),
 `python` (fields added to `pex_binary`), `guest` (the container-like guest fields of
-`unikernel_image`). Everything is re-exported here for `register.py` and the
-rules."""
+`unikernel_image`), `files` (`unikernel_files`). Everything is re-exported here for `register.py`
+and the rules."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ from unikernel_rules.target_types.c import (  # noqa: F401
     CSourcesField,
     CProgramSourcesField,
     CLibrarySourcesField,
+    CTextualHeadersField,
     CDefinesField,
     CCoptsField,
     CLinkoptsField,
@@ -41,6 +42,15 @@ from unikernel_rules.target_types.c import (  # noqa: F401
     CBinaryNameField,
     CProgramTarget,
     CLibraryTarget,
+)
+from unikernel_rules.target_types.files import (  # noqa: F401
+    MOUNTED_DIRS,
+    INIT_PATHS,
+    climbs_out,
+    guest_path_problem,
+    UnikernelFilesSourcesField,
+    UnikernelFilesDestinationField,
+    UnikernelFilesTarget,
 )
 from unikernel_rules.target_types.java import (  # noqa: F401
     JavaSourcesField,
