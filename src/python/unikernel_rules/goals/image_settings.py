@@ -39,6 +39,9 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 # to the host's 127.0.0.1), DNS at 10.0.2.3.
 GUEST_NET = "net static 10.0.2.15 255.255.255.0 10.0.2.2"
 HOST_LOOPBACK_ALIAS = "10.0.2.2"
+# The second NIC, on which `pants run` forwards the image's ports (restricted: it reaches
+# nothing), see qemu/launcher/argv.py `netdev_args`.
+PORTS_NET = "net_ports static 10.0.3.15 255.255.255.0"
 
 
 @dataclass(frozen=True)
@@ -282,10 +285,10 @@ def render_init_conf(
     if settings.network == "none":
         lines.append("net none")
     else:
-        lines.append(GUEST_NET)
+        lines += [GUEST_NET, PORTS_NET]
         if settings.network != "host":
-            # The host's loopback (QEMU maps 10.0.2.2 to 127.0.0.1) stays out of reach; with
-            # `isolated` QEMU's restrict=on blocks everything anyway, this is the second wall.
+            # The host's loopback: QEMU maps 10.0.2.2 to 127.0.0.1. Forwarded ports come in
+            # on eth1 (PORTS_NET) from its own alias, so rejecting this one breaks nothing.
             lines.append(f"net_reject {HOST_LOOPBACK_ALIAS}")
     if rootdisk is not None:
         lines.append(f"rootdisk {rootdisk[0]} {rootdisk[1]}")

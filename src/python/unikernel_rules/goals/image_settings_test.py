@@ -107,6 +107,7 @@ def test_init_conf_defaults_are_secure() -> None:
     lines = conf()
     assert "hostname image" in lines
     assert "net static 10.0.2.15 255.255.255.0 10.0.2.2" in lines
+    assert "net_ports static 10.0.3.15 255.255.255.0" in lines
     assert "net_reject 10.0.2.2" in lines
     assert "user 1000 1000" in lines
     assert not any(line.startswith("writable") for line in lines)

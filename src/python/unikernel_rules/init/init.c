@@ -191,6 +191,8 @@ static struct {
     int envc;
     int net_static;           /* "net static ..." seen */
     struct in_addr ip, netmask, gateway;
+    int ports_static;         /* "net_ports static <ip> <mask>": eth1, forwarded ports */
+    struct in_addr ports_ip, ports_netmask;
     const char *dns;          /* "dns", or NULL */
     char *rootdisk;           /* "rootdisk <device> <fstype>": device, or NULL */
     char *rootdisk_fstype;
@@ -276,6 +278,21 @@ static int parse_rootdisk(char *value)
     return 0;
 }
 
+/* Parse "static <ip> <netmask>" (the forwarded ports' NIC, eth1).  Returns 0 if valid. */
+static int parse_net_ports(char *value)
+{
+    char *save = NULL;
+    char *mode = strtok_r(value, " \t", &save);
+    char *ip = strtok_r(NULL, " \t", &save);
+    char *mask = strtok_r(NULL, " \t", &save);
+    if (!mode || strcmp(mode, "static") != 0 || !ip || !mask || strtok_r(NULL, " \t", &save) ||
+        inet_pton(AF_INET, ip, &conf.ports_ip) != 1 ||
+        inet_pton(AF_INET, mask, &conf.ports_netmask) != 1)
+        return -1;
+    conf.ports_static = 1;
+    return 0;
+}
+
 /* Parse "<serial> <fstype> <absolute path>".  Returns 0 if valid. */
 static int parse_volume(char *value)
 {
@@ -327,6 +344,8 @@ static int parse_user(char *value)
  *                                mounts it under a tmpfs-backed overlay and
  *                                switches root to it before anything else
  *   hostname <name>              the guest's host name
+ *   net_ports static <ip> <mask> eth1, the NIC forwarded ports come in on
+ *                                (no route: replies go back on its subnet)
  *   net_reject <ip>              a host route the guest rejects (10.0.2.2:
  *                                QEMU's alias of the host's loopback)
  *   volume <serial> <fstype> <path>
@@ -395,6 +414,10 @@ static int parse_config(void)
             }
         } else if (strcmp(line, "hostname") == 0) {
             conf.hostname = value;
+        } else if (strcmp(line, "net_ports") == 0) {
+            if (parse_net_ports(value) != 0)
+                msg("%s:%d: expected \"net_ports static <ip> <netmask>\", ignoring",
+                    CONF_PATH, lineno);
         } else if (strcmp(line, "net_reject") == 0) {
             if (conf.net_reject_count >= 8 ||
                 inet_pton(AF_INET, value, &conf.net_reject[conf.net_reject_count]) != 1) {
@@ -614,6 +637,23 @@ static void setup_network(void)
             rt.rt_dev = ifr.ifr_name;
             if (ioctl(sock, SIOCADDRT, &rt) != 0 && errno != EEXIST)
                 msg("eth0: cannot add default route: %s", strerror(errno));
+        }
+    }
+    /* eth1: the NIC forwarded ports arrive on (the launcher adds it only when it forwards
+     * ports).  Just an address: its subnet route carries the replies. */
+    if (conf.ports_static) {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strcpy(ifr.ifr_name, "eth1");
+        if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+            set_sin(&ifr.ifr_addr, conf.ports_ip);
+            if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
+                msg("eth1: SIOCSIFADDR: %s", strerror(errno));
+            set_sin(&ifr.ifr_netmask, conf.ports_netmask);
+            if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
+                msg("eth1: SIOCSIFNETMASK: %s", strerror(errno));
+            if (if_up(sock, "eth1") != 0)
+                msg("cannot bring up eth1: %s", strerror(errno));
         }
     }
     /* Rejected hosts (QEMU's 10.0.2.2 = the host's loopback): an unreachable /32 route.  The
