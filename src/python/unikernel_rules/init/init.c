@@ -868,15 +868,20 @@ static void make_writable(const char *path)
     }
     if (conf.has_user && chown(path, conf.uid, conf.gid) != 0)
         msg("cannot give %s to uid %u: %s", path, (unsigned)conf.uid, strerror(errno));
-    if (mount(path, path, NULL, MS_BIND, NULL) != 0) {
+    /* MS_REC: a volume or other mount below it stays visible. */
+    if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
         msg("cannot make %s writable (bind mount): %s", path, strerror(errno));
         power_off(STATUS_INIT_FAILED);
     }
 }
 
 /* Like `docker run --read-only`: the app may write only /tmp, /dev/shm, its
- * working directory, the volumes and the image's writable paths. */
-static void lock_down_root(void)
+ * working directory, the volumes and the image's writable paths.  Two steps:
+ * the writable directories become mount points of their own (before the
+ * volumes are mounted, so that a volume inside one, e.g. the venv's
+ * var/<app>-instance below the working directory, is mounted on top and not
+ * hidden under a bind mount), then, after the volumes, / turns read-only. */
+static void prepare_writable_paths(void)
 {
     if (conf.writable_root) {
         if (conf.has_user && conf.workdir && chown(conf.workdir, conf.uid, conf.gid) != 0)
@@ -888,6 +893,12 @@ static void lock_down_root(void)
         make_writable(conf.workdir);
     for (int i = 0; i < conf.writable_count; i++)
         make_writable(conf.writable[i]);
+}
+
+static void lock_down_root(void)
+{
+    if (conf.writable_root)
+        return;
     if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
         msg("cannot make the root file system read-only: %s; stopping (set "
             "`writable_paths=[\"/\"]` on the image to run with a writable root)",
@@ -1184,6 +1195,7 @@ int main(int argc, char **argv)
     ensure_stdio(); /* again: /dev/console may only exist in devtmpfs */
     setup_network();
     setup_identity();
+    prepare_writable_paths();
     mount_volumes();
     lock_down_root();
 
