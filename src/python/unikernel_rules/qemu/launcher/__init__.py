@@ -31,7 +31,7 @@ from .argv import (
     is_microvm,
     microvm_machine,
     microvm_mmio_params,
-    netdev_arg,
+    netdev_args,
     parse_http_get,
     qemu_argv,
 )

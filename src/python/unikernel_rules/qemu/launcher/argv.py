@@ -92,13 +92,22 @@ def qemu_opt_escape(value: str) -> str:
     return value.replace(",", ",,")
 
 
-def netdev_arg(bundle: Bundle, options: LaunchOptions) -> Optional[str]:
-    """The -netdev value, or None for `network="none"` (no network device at all).
+# Forwarded ports come in on a NIC of their own (guest eth1), always with `restrict=on`, so the
+# guest's replies to them (QEMU's user networking sends forwarded connections from its host
+# alias, 10.0.x.2) never need the route to the main NIC's host alias, which init rejects unless
+# the image has `network="host"`: that alias is the host's 127.0.0.1.
+PORTS_NET = "10.0.3.0/24"
+PORTS_GUEST_IP = "10.0.3.15"
 
-    isolated: `restrict=on` (the guest reaches nothing outside, not even the host's loopback
-    through 10.0.2.2; forwarded ports still come in). outbound: plain user networking (the
-    guest's init routes 10.0.2.2 to a reject route, so the host's loopback stays unreachable).
-    host: plain user networking, the host's loopback reachable as 10.0.2.2.
+
+def netdev_args(bundle: Bundle, options: LaunchOptions) -> List[str]:
+    """The -netdev values (ids net0, then net1 for forwarded ports), none for `network="none"`.
+
+    net0 (guest eth0, 10.0.2.15, gateway 10.0.2.2): `isolated`: `restrict=on` (the guest
+    reaches nothing outside); `outbound` and `host`: plain user networking (init rejects the
+    route to 10.0.2.2, the host's loopback, unless the image has `network="host"`). net1 (guest
+    eth1, 10.0.3.15, only when ports are forwarded): `restrict=on` with the `hostfwd` rules.
+    A bundle without a `network` key (older builds) gets one plain NIC with the forwards.
     """
     mode = network_mode(bundle, options)
     ports = select_ports(bundle, options)
@@ -111,15 +120,19 @@ def netdev_arg(bundle: Bundle, options: LaunchOptions) -> Optional[str]:
                 f"(`{run_command(bundle, options, '--unikernel-run-ports=none')}`), or give the "
                 "image another `network` (e.g. \"isolated\": only forwarded ports reach it)"
             )
-        return None
-    netdev = "user,id=net0"
-    if mode == "isolated":
-        netdev += ",restrict=on"
-    for host_port, guest_port in ports:
+        return []
+    for host_port, _ in ports:
         if host_port == 0:
             raise LaunchError("host port 0 must be resolved to a free port before building argv")
-        netdev += f",hostfwd=tcp:127.0.0.1:{host_port}-:{guest_port}"
-    return netdev
+    if mode is None:
+        return ["user,id=net0" + "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in ports)]
+    netdevs = ["user,id=net0" + (",restrict=on" if mode == "isolated" else "")]
+    if ports:
+        netdevs.append(
+            f"user,id=net1,restrict=on,net={PORTS_NET}"
+            + "".join(f",hostfwd=tcp:127.0.0.1:{h}-{PORTS_GUEST_IP}:{g}" for h, g in ports)
+        )
+    return netdevs
 
 
 def console_args(mode: str, console_dir: Optional[str], virtio: Callable[[str], str]) -> Tuple[List[str], List[str]]:
@@ -169,9 +182,13 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
     mmio = is_microvm(machine)
     virtio = (lambda kind: f"virtio-{kind}-device") if mmio else (lambda kind: f"virtio-{kind}-pci")
 
-    netdev = netdev_arg(bundle, options)
+    netdevs = netdev_args(bundle, options)
     chardevs, console_devices = console_args(console_mode(bundle, options), options.console_dir, virtio)
-    devices = [*([f"{virtio('net')},netdev=net0"] if netdev else []), virtio("rng"), *console_devices]
+    devices = [
+        *(f"{virtio('net')},netdev=net{i}" for i in range(len(netdevs))),
+        virtio("rng"),
+        *console_devices,
+    ]
     drives: List[str] = []
     # rootfs.img stays the first virtio-blk device (/dev/vda); volumes follow (/dev/vdb, ...).
     if bundle.rootfs:
@@ -210,7 +227,7 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
         "-append", kernel_cmdline(bundle.cmdline, options.app_args, kernel_params),
         *chardevs,
         "-device", ISA_DEBUG_EXIT_DEVICE,
-        *(["-netdev", netdev] if netdev else []),
+        *(arg for netdev in netdevs for arg in ("-netdev", netdev)),
         *drives,
     ]
     for device in devices:

@@ -249,20 +249,29 @@ def test_qemu_argv_microvm_virtio_console_takes_one_transport():
 # --- network modes ------------------------------------------------------------------------------
 
 
+PORTS_NIC = "user,id=net1,restrict=on,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:8080-10.0.3.15:8080"
+
+
 @pytest.mark.parametrize(
-    "network, netdev",
+    "network, netdevs",
     [
-        (None, "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:8080"),  # no key: as before
-        ("isolated", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:8080-:8080"),
-        ("outbound", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:8080"),
-        ("host", "user,id=net0,hostfwd=tcp:127.0.0.1:8080-:8080"),
+        (None, ["user,id=net0,hostfwd=tcp:127.0.0.1:8080-:8080"]),  # no key: as before
+        ("isolated", ["user,id=net0,restrict=on", PORTS_NIC]),
+        ("outbound", ["user,id=net0", PORTS_NIC]),
+        ("host", ["user,id=net0", PORTS_NIC]),
     ],
 )
-def test_qemu_argv_network_modes(network, netdev):
+def test_qemu_argv_network_modes(network, netdevs):
     manifest = {} if network is None else {"network": network}
     argv = qemu_argv(make_bundle(manifest), LaunchOptions(console="serial"), TCG_HOST)
-    assert opt_value(argv, "-netdev") == netdev
-    assert "virtio-net-pci,netdev=net0" in opt_values(argv, "-device")
+    assert opt_values(argv, "-netdev") == netdevs
+    nics = [d for d in opt_values(argv, "-device") if d.startswith("virtio-net")]
+    assert nics == [f"virtio-net-pci,netdev=net{i}" for i in range(len(netdevs))]
+
+
+def test_qemu_argv_without_ports_has_no_ports_nic():
+    argv = qemu_argv(make_bundle({"network": "outbound"}), LaunchOptions(console="serial", no_ports=True), TCG_HOST)
+    assert opt_values(argv, "-netdev") == ["user,id=net0"]
 
 
 def test_qemu_argv_network_option_overrides_manifest():
