@@ -266,6 +266,7 @@ def render_init_conf(
     settings: ImageSettings,
     memory_token: str,
     rootdisk: Optional[Tuple[str, str]] = None,  # (device, fstype)
+    args_from: Optional[int] = None,  # index in `command` where the image's `args` start
 ) -> str:
     for key in env:
         if not key or "=" in key:
@@ -279,6 +280,7 @@ def render_init_conf(
         f"memory_needed_mib {memory_token}",
         f"workdir {workdir}",
         f"hostname {settings.hostname}",
+        *([f"args_from {args_from}"] if args_from else []),
         *(f"arg {check_line(a, 'command/args', address)}" for a in command),
         *(f"env {check_line(k, 'env', address)}={check_line(v, 'env', address)}" for k, v in sorted(env.items())),
     ]

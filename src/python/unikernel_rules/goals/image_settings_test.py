@@ -125,3 +125,11 @@ def test_init_conf_opt_ins() -> None:
     assert "volume vol0 ext4 /data" in lines
     assert "net none" in conf(network="none", ports=())
     assert "writable /var/cache" in conf(writable_paths=("/var/cache",))
+
+
+def test_init_conf_marks_where_the_images_args_start() -> None:
+    lines = render_init_conf(
+        ADDR, command=["/app/server", "--port", "80"], env={}, workdir="/app",
+        settings=settings(), memory_token="@M@", args_from=1,
+    ).splitlines()
+    assert lines.index("args_from 1") < lines.index("arg /app/server")

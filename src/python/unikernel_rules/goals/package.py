@@ -246,6 +246,7 @@ async def assemble_unikernel_image(
         env,
         "command",
     )
+    args_from = len(command)  # what `--unikernel-run-replace-args` replaces starts here
     command += tuple(field_set.args.value or ())
     check_volumes_against_files(address, settings.volumes, entries_for_checks)
 
@@ -272,6 +273,7 @@ async def assemble_unikernel_image(
         settings=settings,
         memory_token=MEMORY_TOKEN,
         rootdisk=(ROOTDISK_DEVICE, rootdisk.fstype) if rootdisk else None,
+        args_from=args_from,
     )
     conf = await Get(Digest, CreateDigest([FileContent(INIT_CONF, init_conf.encode())]))
     initrd_files = [init.digest, conf] if rootdisk else [init.digest, app_files, conf]

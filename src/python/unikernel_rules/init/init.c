@@ -187,6 +187,7 @@ static struct {
     const char *workdir;      /* "workdir" */
     const char *argv[MAX_ARGS + 1];
     int argc;
+    int args_from;            /* "args_from <n>": where the image's `args` start (-1: none) */
     const char *envp[MAX_ENV + 1];
     int envc;
     int net_static;           /* "net static ..." seen */
@@ -334,6 +335,9 @@ static int parse_user(char *value)
  *   target <address>             the image target, for messages
  *   memory_needed_mib <n>        the build's memory estimate, for messages
  *   workdir <absolute path>      the app's working directory (created)
+ *   args_from <n>                argv[n..] are the image's `args`: dropped when
+ *                                the launcher asks to replace them (the kernel
+ *                                command line's UNIKERNEL_REPLACE_ARGS=1)
  *   arg <word>                   one argv entry, in order; the first is the
  *                                program's absolute path
  *   env <KEY=VALUE>              one environment variable
@@ -412,6 +416,14 @@ static int parse_config(void)
                     "\"rootdisk /dev/vda squashfs\"", CONF_PATH, lineno);
                 return -1;
             }
+        } else if (strcmp(line, "args_from") == 0) {
+            char *end = NULL;
+            long n = strtol(value, &end, 10);
+            if (end == value || *end != '\0' || n < 1 || n > MAX_ARGS) {
+                msg("%s:%d: args_from needs a positive number", CONF_PATH, lineno);
+                return -1;
+            }
+            conf.args_from = (int)n;
         } else if (strcmp(line, "hostname") == 0) {
             conf.hostname = value;
         } else if (strcmp(line, "net_ports") == 0) {
@@ -1106,10 +1118,16 @@ static int check_memory_pressure(int *stalled_checks, int *warned)
     char need[64] = "";
     if (conf.memory_mib && conf.memory_mib[0])
         snprintf(need, sizeof need, " (the build estimated at least %s MiB)", conf.memory_mib);
+    /* A runnable hint: twice this VM's RAM (thrashing means far too little). */
+    struct sysinfo si;
+    unsigned long long suggest = 128;
+    if (sysinfo(&si) == 0)
+        suggest = 2 * ((unsigned long long)si.totalram * si.mem_unit >> 20) + 16;
     msg("the app has been stalled waiting for memory for %d s (memory pressure %d%%): "
         "out of memory, its pages are evicted and read back faster than it runs; stopping "
-        "it (status 137). Raise the `memory` field of the unikernel_image target%s, or try "
-        "`pants run --unikernel-run-memory=<MiB> <image>`.", STALL_CHECKS, pct, need);
+        "it (status 137). Raise the `memory` field of the unikernel_image target%s, or for "
+        "one run: `pants run --unikernel-run-memory=%llu %s`.", STALL_CHECKS, pct, need,
+        suggest, conf.target ? conf.target : "<image>");
     return 1;
 }
 
@@ -1178,6 +1196,12 @@ int main(int argc, char **argv)
     if (parse_config() != 0)
         power_off(STATUS_INIT_FAILED);
 
+    /* `pants run --unikernel-run-replace-args ... -- ARGS`: ARGS instead of the image's `args`
+     * (the launcher puts UNIKERNEL_REPLACE_ARGS=1 on the kernel command line; the kernel
+     * passes unknown KEY=VALUE words to init's environment). */
+    const char *replace = getenv("UNIKERNEL_REPLACE_ARGS");
+    if (replace && strcmp(replace, "1") == 0 && conf.args_from > 0 && conf.args_from <= conf.argc)
+        conf.argc = conf.args_from;
     /* Words after " -- " on the kernel command line arrive as argv[1..]. */
     for (int i = 1; i < argc; i++) {
         if (conf.argc >= MAX_ARGS) {

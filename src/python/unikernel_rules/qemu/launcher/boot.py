@@ -318,11 +318,11 @@ def _explain(
         result.message = (
             f"unikernel: timed out after {options.timeout:g} s (the run timeout) and the VM was "
             "stopped: the app did not exit in that time (a guest that prints nothing and never "
-            "exits is stuck: see the log below). A longer limit: "
+            "exits is stuck: see the log above). A longer limit: "
             f"`{run_hint(f'--unikernel-run-timeout={int(max(options.timeout or 0, 1) * 4)}')}`; "
             f"none: `{run_hint('--unikernel-run-timeout=0')}`."
         )
-        result.log_excerpt = _excerpt(result, options, whole=True)
+        result.log_excerpt = _excerpt(bundle, result, options, whole=True)
         return
     if result.stopped_after_ready:
         ok = http_target is None or (result.http_status is not None and 200 <= result.http_status < 400)
@@ -343,19 +343,27 @@ def _explain(
     if options.quiet and message and result.stderr.strip() and state.app_exit is None:
         result.message = result.stderr.rstrip() + "\n" + message
     if code != 0:
-        result.log_excerpt = _excerpt(result, options, whole=state.app_exit is None, state=state)
+        result.log_excerpt = _excerpt(bundle, result, options, whole=state.app_exit is None, state=state)
 
 
-def _excerpt(result: BootResult, options: LaunchOptions, whole: bool, state: Optional[ConsoleState] = None) -> str:
+def _excerpt(
+    bundle: Bundle, result: BootResult, options: LaunchOptions, whole: bool, state: Optional[ConsoleState] = None
+) -> str:
     """What of the log to show after a failure: its tail when the guest failed without the app
     reporting a status; init's own messages when the app failed. Nothing when the log was
     already on the terminal (serial console, --show-log)."""
-    if result.console != "virtio" or options.show_log or not result.console_log:
+    if result.console != "virtio" or options.show_log:
         return ""
     where = f" (the whole log: {options.log})" if options.log else ""
     if whole:
         tail = log_tail(result.console_log, LOG_TAIL_LINES)
-        return f"unikernel: the last lines of the guest's log (kernel and init){where}:\n{tail}" if tail else ""
+        if tail:
+            return f"unikernel: the last lines of the guest's log (kernel and init){where}:\n{tail}"
+        return (
+            "unikernel: the guest's log (kernel and init) is empty: the kernel is `quiet` and init "
+            "had nothing to say. To see every kernel message: "
+            f"`{run_command(bundle, options, '--unikernel-run-show-log', '--unikernel-run-kernel-args=loglevel=7')}`."
+        )
     if state is not None and state.init_messages:
         return f"unikernel: the guest's init said{where}:\n" + "\n".join(state.init_messages)
     return ""

@@ -78,33 +78,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             mke2fs = [str(w) for w in json.loads(ns.mke2fs_argv)]
         except (ValueError, TypeError):
             parser.error(f"--mke2fs-argv {ns.mke2fs_argv!r} is not a JSON list of strings")
+    # The options whose LaunchOptions field has the flag's name.
+    same = (
+        "qemu", "cpus", "no_ports", "network", "accel", "icount", "ready", "stop_after_ready", "http_get",
+        "log", "show_log", "console", "quiet", "verbose", "machine", "replace_args", "volumes_dir",
+        "wipe_volumes", "mke2fs_config", "run_command",
+    )
     options = LaunchOptions(
-        qemu=ns.qemu,
+        **{name: getattr(ns, name) for name in same},
         memory_mib=ns.memory,
-        cpus=ns.cpus,
         ports=ports,
-        no_ports=ns.no_ports,
-        network=ns.network,
-        accel=ns.accel,
-        icount=ns.icount,
         timeout=ns.timeout or None,
-        ready=ns.ready,
-        stop_after_ready=ns.stop_after_ready,
-        http_get=ns.http_get,
-        log=ns.log,
-        show_log=ns.show_log,
-        console=ns.console,
-        quiet=ns.quiet,
-        verbose=ns.verbose,
-        machine=ns.machine,
         app_args=app_args,
-        replace_args=ns.replace_args,
         kernel_params=ns.kernel_param,
-        volumes_dir=ns.volumes_dir,
-        wipe_volumes=ns.wipe_volumes,
         mke2fs=mke2fs,
-        mke2fs_config=ns.mke2fs_config,
-        run_command=ns.run_command,
         interactive=True,
         handle_signals=True,
     )

@@ -19,6 +19,7 @@ INIT_MESSAGE_PREFIX = "unikernel-init: "
 SERIAL_STDIO_LINE = "unikernel-init: no virtio console for the app"
 OOM_MARKERS = (
     "Out of memory",  # the kernel's OOM killer
+    "System is deadlocked on memory",  # the kernel's OOM panic (nothing left to kill)
     "out of memory",
     # The JVM, when it cannot reserve or commit its heap, metaspace or thread stacks:
     "There is insufficient memory for the Java Runtime Environment",

@@ -148,3 +148,10 @@ def test_console_state_collects_init_messages():
 def test_log_tail_drops_marker_and_crs():
     text = "".join(f"line {i}\r\n" for i in range(50)) + "\r\nUNIKERNEL_EXIT=1\r\n"
     assert log_tail(text, 3) == "line 47\nline 48\nline 49"
+
+
+def test_oom_panic_gets_the_memory_hint():
+    st = ConsoleState()
+    st.feed_line("[    0.43] Kernel panic - not syncing: System is deadlocked on memory")
+    code, msg = explain_exit(st, 0, memory_mib=16)
+    assert code == 1 and "`pants run --unikernel-run-memory=32 <image target>`" in msg
