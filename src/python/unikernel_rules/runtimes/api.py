@@ -45,5 +45,8 @@ class UnikernelApp:
     # RAM (MiB) the runtime itself needs on top of the kernel and its root filesystem, for the
     # image's memory estimate (manifest "memory_needed_mib", init's and the build's messages).
     memory_mib: int = 0
+    # RAM (MiB, the whole VM) a typical workload of the app runs well in: what an image whose
+    # `memory` is "auto" gets (0: the runtime has no opinion, the image's fixed default applies).
+    typical_memory_mib: int = 0
     # What the runtime decided, for the bundle's manifest.json ("app"): e.g. the JDK modules.
     info: FrozenDict[str, str] = FrozenDict()
