@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from packaging.utils import canonicalize_name
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.backend.python.target_types import (
     PythonRequirementResolveField,
@@ -25,6 +24,8 @@ from pants.engine.fs import DigestContents, PathGlobs
 from pants.engine.rules import Get
 from pants.engine.target import InvalidFieldException, Target, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.strutil import softwrap
+
+from unikernel_rules.runtimes.python_memory import canonical_name
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def locked_versions(lockfile_text: str) -> Dict[str, str]:
     versions: Dict[str, str] = {}
     for resolve in data.get("locked_resolves", []):
         for req in resolve.get("locked_requirements", []):
-            versions[canonicalize_name(req["project_name"])] = req["version"]
+            versions[canonical_name(req["project_name"])] = req["version"]
     return versions
 
 
@@ -56,7 +57,7 @@ def lock_problems(
         pkg_req = req.as_pkg_resources_requirement()  # type: ignore[attr-defined]
         if pkg_req.marker is not None:
             continue
-        version = versions.get(canonicalize_name(pkg_req.project_name))
+        version = versions.get(canonical_name(pkg_req.project_name))
         if version is None or not pkg_req.specifier.contains(version, prereleases=True):
             problems.append(LockProblem(str(pkg_req), declared_by, version))
     return problems

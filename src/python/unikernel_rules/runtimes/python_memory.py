@@ -40,9 +40,14 @@ TYPICAL_HEADROOM_MIB = 32
 TYPICAL_MINIMUM_MIB = 64
 
 
+def canonical_name(project: str) -> str:
+    """A project name in PEP 503's canonical form: `Zope.Interface` -> `zope-interface`."""
+    return re.sub(r"[-_.]+", "-", project).lower()
+
+
 def distribution_name(wheel_or_sdist: str) -> str:
-    """`Werkzeug-3.0.6-py3-none-any.whl` -> `werkzeug` (PEP 503 canonical form)."""
-    return re.sub(r"[-_.]+", "-", wheel_or_sdist.split("-", 1)[0]).lower()
+    """`Werkzeug-3.0.6-py3-none-any.whl` -> `werkzeug`."""
+    return canonical_name(wheel_or_sdist.split("-", 1)[0])
 
 
 def runtime_memory_mib(pyc_bytes: int, distributions: Iterable[str]) -> int:
