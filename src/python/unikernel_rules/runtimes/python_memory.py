@@ -16,7 +16,7 @@ runtime part from what the build knows about the app, from figures measured in t
   128 * n * r bytes = 32 MiB in OpenSSL for every hash: an app that registers or logs in a user
   needs it. Measured on testprojects/python/flaskr (2026-12-01, TCG, disk root): serving its
   pages works from 40-44 MiB (this estimate without the allocation: 43), registering and logging
-  in needs 78 (76 fails): 35 MiB more than the pages, so 36 with 1 of margin.
+  in works in every run from 78 (in some runs from 70): 35 MiB more than the pages, so 36.
 """
 
 from __future__ import annotations
