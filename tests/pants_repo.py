@@ -278,10 +278,11 @@ def qemu_processes_for(marker: str) -> List[str]:
     return [line for line in out.splitlines() if "qemu-system" in line and marker in line]
 
 
-def fails_with(repo: RepoCopy, *args: str, expect: Iterable[str]) -> str:
+def fails_with(repo: RepoCopy, *args: str, expect: Iterable[str], use_pantsd: bool = False) -> str:
     """Run `pants ARGS`; it must fail with a message holding every `expect` fragment and no
-    Python traceback (user errors are one clear paragraph). Returns stderr."""
-    result = repo.run(*args)
+    Python traceback (user errors are one clear paragraph). Returns stderr. `use_pantsd`: see
+    `RepoCopy.run` (then stop it when the module is done)."""
+    result = repo.run(*args, use_pantsd=use_pantsd)
     result.assert_failure()
     text = result.stderr
     for fragment in expect:

@@ -6,15 +6,18 @@ from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
 from unikernel_rules.qemu import rules as qemu_rules
 from unikernel_rules.rootfs import layer_rules
+from unikernel_rules.rootfs import guest as rootfs_guest
+from unikernel_rules.rootfs import placement
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, java, python
-from unikernel_rules.subsystems import debian_tools, java_runtime, python_runtime, zig
+from unikernel_rules.subsystems import debian_tools, java_runtime, python_runtime, unikernel_run, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
     JavaJarTarget,
     JavaProgramTarget,
+    UnikernelFilesTarget,
     UnikernelImageTarget,
     UnikernelKernelTarget,
 )
@@ -25,6 +28,7 @@ def target_types():
     return [
         UnikernelImageTarget,
         UnikernelKernelTarget,
+        UnikernelFilesTarget,
         CProgramTarget,
         CLibraryTarget,
         JavaProgramTarget,
@@ -41,13 +45,16 @@ def rules():
         *qemu_rules.rules(),
         *rootfs_rules.rules(),
         *layer_rules.rules(),
+        *placement.rules(),
         *rootfs_image.rules(),
+        *rootfs_guest.rules(),
         *c.rules(),
         *python.rules(),
         *python_runtime.rules(),
         *java.rules(),
         *java_runtime.rules(),
         *zig.rules(),
+        *unikernel_run.rules(),
         *debian_tools.rules(),
         *debian_rules.rules(),
         *zig_cc.rules(),

@@ -15,6 +15,10 @@ DEFAULT_ROOTS = (
     "binutils-x86-64-linux-gnu",
     "squashfs-tools",
     "linux-source-6.1",
+    # mke2fs formats `pants run`'s volumes; tzdata and ca-certificates go into guests.
+    "e2fsprogs",
+    "tzdata",
+    "ca-certificates",
 )
 
 

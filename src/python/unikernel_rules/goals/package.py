@@ -9,9 +9,6 @@ from typing import Dict, Optional
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.goals.run import RunFieldSet, RunInSandboxBehavior
-from pants.core.target_types import FileSourceField, ResourceSourceField
-from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.core.util_rules.stripped_source_files import StrippedSourceFiles
 from pants.engine.addresses import Address, AddressInput
 from pants.engine.fs import (
     AddPrefix,
@@ -35,11 +32,20 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from unikernel_rules.goals.image_settings import (
+    ImageSettings,
+    check_volumes_against_files,
+    image_settings,
+    render_init_conf,
+    resolve_command,
+)
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
+from unikernel_rules.rootfs.guest import GuestFiles, GuestFilesRequest
+from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
 from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
-from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.unikernel import UnikernelSubsystem
 from unikernel_rules.target_types import (
     UnikernelArgsField,
@@ -56,6 +62,13 @@ from unikernel_rules.target_types import (
     UnikernelPortsField,
     UnikernelRootField,
     UnikernelDiskCompressionField,
+    UnikernelCaCertificatesField,
+    UnikernelHostnameField,
+    UnikernelNetworkField,
+    UnikernelTimezoneField,
+    UnikernelUserField,
+    UnikernelVolumesField,
+    UnikernelWritablePathsField,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,8 +85,6 @@ KERNEL_MEMORY_BASE_MIB = 16
 DISK_ROOT_MEMORY_BASE_MIB = 20
 # The launcher attaches rootfs.img as the only virtio-blk disk: the guest sees /dev/vda.
 ROOTDISK_DEVICE = "/dev/vda"
-# QEMU user networking: the guest is 10.0.2.15 behind a gateway at 10.0.2.2, DNS at 10.0.2.3.
-GUEST_NET = "net static 10.0.2.15 255.255.255.0 10.0.2.2"
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,29 @@ class UnikernelImageFieldSet(PackageFieldSet, RunFieldSet):
     initrd_compression: UnikernelInitrdCompressionField
     root: UnikernelRootField
     disk_compression: UnikernelDiskCompressionField
+    hostname: UnikernelHostnameField
+    user: UnikernelUserField
+    network: UnikernelNetworkField
+    volumes: UnikernelVolumesField
+    writable_paths: UnikernelWritablePathsField
+    ca_certificates: UnikernelCaCertificatesField
+    timezone: UnikernelTimezoneField
     output_path: UnikernelOutputPathField
+
+    def settings(self) -> ImageSettings:
+        return image_settings(
+            self.address,
+            memory=self.memory,
+            cpus=self.cpus,
+            ports=self.ports,
+            hostname=self.hostname,
+            user=self.user,
+            network=self.network,
+            volumes=self.volumes,
+            writable_paths=self.writable_paths,
+            ca_certificates=self.ca_certificates,
+            timezone=self.timezone,
+        )
 
 
 @dataclass(frozen=True)
@@ -103,51 +136,6 @@ class UnikernelBundle:
     digest: Digest
     directory: str
     manifest: str
-
-
-def _check_line(value: str, field: str, address: Address) -> str:
-    if "\n" in value or "\r" in value or '"' in value:
-        raise InvalidFieldException(
-            softwrap(
-                f"""
-                The `{field}` field of {address} has the value {value!r}, which contains a newline
-                or a double quote; those cannot be passed to the guest. Remove them.
-                """
-            )
-        )
-    return value
-
-
-def render_init_conf(
-    address: Address,
-    app: UnikernelApp,
-    field_set: UnikernelImageFieldSet,
-    rootdisk: Optional[RootfsImage] = None,
-) -> str:
-    command = list(field_set.command.value or app.command)
-    if not command:
-        raise InvalidFieldException(f"The `command` field of {address} is empty.")
-    command += list(field_set.args.value or ())
-    env: Dict[str, str] = dict(app.env)
-    env.update(field_set.env.value or {})
-    for key in env:
-        if not key or "=" in key:
-            raise InvalidFieldException(
-                f"The `env` field of {address} has the variable name {key!r}; names must be "
-                "non-empty and may not contain `=`."
-            )
-    lines = [
-        "# Written by unikernel_rules; read by /init (init/init.c).",
-        f"target {address}",
-        f"memory_needed_mib {MEMORY_TOKEN}",
-        f"workdir {app.workdir}",
-        *(f"arg {_check_line(a, 'command/args', address)}" for a in command),
-        *(f"env {_check_line(k, 'env', address)}={_check_line(v, 'env', address)}" for k, v in sorted(env.items())),
-        GUEST_NET,
-    ]
-    if rootdisk is not None:
-        lines.append(f"rootdisk {ROOTDISK_DEVICE} {rootdisk.fstype}")
-    return "\n".join(lines) + "\n"
 
 
 def root_kind_of(address: Address, field_set: UnikernelImageFieldSet, app: UnikernelApp) -> str:
@@ -168,6 +156,7 @@ async def assemble_unikernel_image(
     field_set: UnikernelImageFieldSet, unikernel: UnikernelSubsystem
 ) -> UnikernelBundle:
     address = field_set.address
+    settings = field_set.settings()  # every field checked before any work
     deps = await Get(Targets, DependenciesRequest(field_set.dependencies))
     app_field_sets = await Get(
         FieldSetsPerTarget, FieldSetsPerTargetRequest(UnikernelAppFieldSet, deps)
@@ -192,46 +181,73 @@ async def assemble_unikernel_image(
         description_of_origin=f"the `kernel` field of {address}",
     )
     kernel_address = await Get(Address, AddressInput, kernel_input)
-    # The kernel depends on the root kind (a disk root adds the `disk` fragment). Build it in
-    # parallel with the app when the image says which root; else ask the runtime first.
+    # The kernel depends on the root kind (a disk root adds the `disk` fragment, which also
+    # holds ext4 for volumes). Build it in parallel with the app when the image says which
+    # root; else ask the runtime first.
     if (field_set.root.value or "auto") == "auto":
         app = await Get(UnikernelApp, UnikernelAppFieldSet, apps[0])
         root_kind = root_kind_of(address, field_set, app)
+        disk_fragment = root_kind == "disk" or bool(settings.volumes)
         kernel, init = await MultiGet(
-            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=root_kind == "disk")),
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=disk_fragment)),
             Get(BuiltInit),
         )
     else:
         root_kind = field_set.root.value
+        disk_fragment = root_kind == "disk" or bool(settings.volumes)
         app, kernel, init = await MultiGet(
             Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
-            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=root_kind == "disk")),
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=disk_fragment)),
             Get(BuiltInit),
         )
 
-    # Extra files: `files` keep their repository path, `resources` their source-root-relative one.
-    file_sources, resource_sources = await MultiGet(
-        Get(
-            SourceFiles,
-            SourceFilesRequest(
-                [t[FileSourceField] for t in deps if t.has_field(FileSourceField)],
-                for_sources_types=(FileSourceField,),
+    # Extra files (`files`, `resources`, `relocated_files`, `unikernel_files`) around the app's;
+    # any other dependency, or two files at one guest path, is an error (rootfs/placement.py).
+    placed = await Get(
+        ImageFiles, ImageFilesRequest(address, field_set.dependencies, apps[0].address, app.digest)
+    )
+    app_files = placed.digest
+
+    # The container-like /etc (hostname, hosts, passwd, ...), CA bundle and time zone; a file
+    # the app already has at one of those paths wins.
+    app_entries = await Get(DigestEntries, Digest, app_files)
+    guest = await Get(
+        GuestFiles,
+        GuestFilesRequest(
+            hostname=settings.hostname,
+            user=settings.user,
+            home=app.workdir,
+            network=settings.network,
+            ca_certificates=(
+                settings.ca_certificates
+                if settings.ca_certificates is not None
+                else app.runtime in ("python", "java")
             ),
-        ),
-        Get(
-            StrippedSourceFiles,
-            SourceFilesRequest(
-                [t[ResourceSourceField] for t in deps if t.has_field(ResourceSourceField)],
-                for_sources_types=(ResourceSourceField,),
-            ),
+            timezone=settings.timezone,
+            description_of_origin=f"the image {address}",
         ),
     )
-    extra = await Get(
-        Digest,
-        MergeDigests([file_sources.snapshot.digest, resource_sources.snapshot.digest]),
+    taken = {e.path for e in app_entries}
+    guest_digest = await Get(
+        Digest, CreateDigest([fc for fc in guest.files if fc.path not in taken])
     )
-    extra = await Get(Digest, AddPrefix(extra, APP_DIR))
-    app_files = await Get(Digest, MergeDigests([app.digest, extra]))
+    app_files = await Get(Digest, MergeDigests([app_files, guest_digest]))
+    entries_for_checks = await Get(DigestEntries, Digest, app_files)
+
+    env: Dict[str, str] = dict(guest.env)
+    if not settings.user.is_root:
+        env["HOME"] = app.workdir
+    env.update(app.env)
+    env.update(field_set.env.value or {})
+    command = resolve_command(
+        address,
+        list(field_set.command.value or app.command),
+        entries_for_checks,
+        env,
+        "command",
+    )
+    command += tuple(field_set.args.value or ())
+    check_volumes_against_files(address, settings.volumes, entries_for_checks)
 
     rootdisk: Optional[RootfsImage] = None
     if root_kind == "disk":
@@ -248,12 +264,16 @@ async def assemble_unikernel_image(
                 ),
             ),
         )
-    conf = await Get(
-        Digest,
-        CreateDigest(
-            [FileContent(INIT_CONF, render_init_conf(address, app, field_set, rootdisk).encode())]
-        ),
+    init_conf = render_init_conf(
+        address,
+        command=command,
+        env=env,
+        workdir=app.workdir,
+        settings=settings,
+        memory_token=MEMORY_TOKEN,
+        rootdisk=(ROOTDISK_DEVICE, rootdisk.fstype) if rootdisk else None,
     )
+    conf = await Get(Digest, CreateDigest([FileContent(INIT_CONF, init_conf.encode())]))
     initrd_files = [init.digest, conf] if rootdisk else [init.digest, app_files, conf]
     rootfs = await Get(Digest, MergeDigests(initrd_files))
     initrd = await Get(
@@ -282,7 +302,7 @@ async def assemble_unikernel_image(
         for e in sorted(entries, key=lambda e: e.path)
         if isinstance(e, FileEntry)
     }
-    memory_mib = field_set.memory.mib(address)
+    memory_mib = settings.memory_mib
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "target": str(address),
@@ -297,8 +317,23 @@ async def assemble_unikernel_image(
         "kernel_version": kernel.version,
         "memory_mib": memory_mib,
         "memory_needed_mib": initrd.memory_needed_mib,
-        "cpus": field_set.cpus.value,
-        "ports": [{"host": h, "guest": g} for h, g in field_set.ports.mappings(address)],
+        "cpus": settings.cpus,
+        "ports": [{"host": h, "guest": g} for h, g in settings.ports],
+        "hostname": settings.hostname,
+        "network": settings.network,
+        "user": {"name": settings.user.name, "uid": settings.user.uid, "gid": settings.user.gid},
+        "volumes": [
+            {
+                "path": v.path,
+                "size_mib": v.size_mib,
+                "serial": v.serial,
+                "fstype": v.fstype,
+                "uid": settings.user.uid,
+                "gid": settings.user.gid,
+            }
+            for v in settings.volumes
+        ],
+        "writable_paths": list(settings.writable_paths),
         "cmdline": cmdline,
         "initrd": {
             "compression": field_set.initrd_compression.value,

@@ -12,10 +12,15 @@
  *   4. if init.conf has a "rootdisk" line: mounts that disk read-only, a
  *      tmpfs for a writable upper layer and an overlay of the two, and makes
  *      the overlay the root (see switch_to_disk_root()),
- *   5. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0),
- *   6. runs the application as its child, forwarding signals to it and
- *      reaping every zombie, and says "raise memory" if the app stays stalled
- *      on memory (thrashing; /proc/pressure/memory, kernels with CONFIG_PSI),
+ *   5. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0), the
+ *      host name, the volumes (ext4 data disks found by their virtio serial),
+ *      then makes the root read-only except the working directory, /tmp and
+ *      the image's writable paths (see lock_down_root()),
+ *   6. runs the application as its child, as the image's unprivileged user
+ *      with no capabilities and no_new_privs (see drop_privileges()),
+ *      forwarding signals to it and reaping every zombie, and stops it with
+ *      "raise memory" if it stays stalled on memory (thrashing;
+ *      /proc/pressure/memory, kernels with CONFIG_PSI),
  *   7. when the application exits, kills what is left, syncs, prints
  *      "UNIKERNEL_EXIT=<status>" and powers off, preferably through QEMU's
  *      isa-debug-exit device so the host sees the status in QEMU's exit code.
@@ -43,7 +48,10 @@
 #include <string.h>
 #include <sys/io.h>
 #include <sys/ioctl.h>
+#include <grp.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,6 +69,7 @@
 #define CONF_MAX (256 * 1024) /* max size of init.conf */
 #define MAX_ARGS 4096         /* max argv entries (config + command line) */
 #define MAX_ENV 4096          /* max environment entries */
+#define MAX_MOUNTS 64         /* max volumes, and max writable paths */
 
 #define STATUS_INIT_FAILED 125
 #define STATUS_EXEC_FAILED 127
@@ -133,12 +142,28 @@ static int can_power_off(void)
 /* Report the status on the console and to the host, then power off. */
 __attribute__((noreturn)) static void power_off(int status)
 {
-    char line[40];
-    int n = snprintf(line, sizeof line, "\nUNIKERNEL_EXIT=%d\n", status);
+    /* The guest's clock at exit, for the benchmark of batch apps (under
+     * `qemu -icount` it is deterministic), on its own line before the status. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    char line[96];
+    int n = snprintf(line, sizeof line, "\nUNIKERNEL_EXIT_MONOTONIC_MS=%lld.%03ld\nUNIKERNEL_EXIT=%d\n",
+                     (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+                     (ts.tv_nsec / 1000) % 1000, status);
     write_all(1, line, (size_t)n);
     /* The serial driver sends bytes asynchronously; wait until the UART has
      * actually transmitted them, or QEMU could exit before they are out. */
     tcdrain(1);
+    /* The app's virtio consoles (setup_app_stdio()): wait until QEMU has taken
+     * their last bytes; their write()s may still sit in the hvc driver. */
+    static const char *const app_consoles[] = {"/dev/hvc0", "/dev/hvc1", "/dev/hvc2"};
+    for (size_t i = 0; i < sizeof app_consoles / sizeof app_consoles[0]; i++) {
+        int fd = open(app_consoles[i], O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0) {
+            tcdrain(fd);
+            close(fd);
+        }
+    }
     sync();
 
     debug_exit(status);
@@ -166,9 +191,24 @@ static struct {
     int envc;
     int net_static;           /* "net static ..." seen */
     struct in_addr ip, netmask, gateway;
+    int ports_static;         /* "net_ports static <ip> <mask>": eth1, forwarded ports */
+    struct in_addr ports_ip, ports_netmask;
     const char *dns;          /* "dns", or NULL */
     char *rootdisk;           /* "rootdisk <device> <fstype>": device, or NULL */
     char *rootdisk_fstype;
+    const char *hostname;     /* "hostname" */
+    int has_user;             /* "user <uid> <gid>" seen: drop root for the app */
+    uid_t uid;
+    gid_t gid;
+    int net_reject_count;     /* "net_reject <ip>": host routes rejected in the guest */
+    struct in_addr net_reject[8];
+    struct {
+        char *serial, *fstype, *path;
+    } volumes[MAX_MOUNTS];    /* "volume <serial> <fstype> <path>" */
+    int volume_count;
+    const char *writable[MAX_MOUNTS]; /* "writable <path>" */
+    int writable_count;
+    int writable_root;        /* "writable_root": leave / writable */
 } conf;
 
 static char conf_buf[CONF_MAX + 1];
@@ -238,6 +278,54 @@ static int parse_rootdisk(char *value)
     return 0;
 }
 
+/* Parse "static <ip> <netmask>" (the forwarded ports' NIC, eth1).  Returns 0 if valid. */
+static int parse_net_ports(char *value)
+{
+    char *save = NULL;
+    char *mode = strtok_r(value, " \t", &save);
+    char *ip = strtok_r(NULL, " \t", &save);
+    char *mask = strtok_r(NULL, " \t", &save);
+    if (!mode || strcmp(mode, "static") != 0 || !ip || !mask || strtok_r(NULL, " \t", &save) ||
+        inet_pton(AF_INET, ip, &conf.ports_ip) != 1 ||
+        inet_pton(AF_INET, mask, &conf.ports_netmask) != 1)
+        return -1;
+    conf.ports_static = 1;
+    return 0;
+}
+
+/* Parse "<serial> <fstype> <absolute path>".  Returns 0 if valid. */
+static int parse_volume(char *value)
+{
+    char *save = NULL;
+    char *serial = strtok_r(value, " \t", &save);
+    char *fstype = strtok_r(NULL, " \t", &save);
+    char *path = strtok_r(NULL, "", &save);
+    if (!serial || !fstype || !path || path[0] != '/' || conf.volume_count >= MAX_MOUNTS)
+        return -1;
+    conf.volumes[conf.volume_count].serial = serial;
+    conf.volumes[conf.volume_count].fstype = fstype;
+    conf.volumes[conf.volume_count].path = path;
+    conf.volume_count++;
+    return 0;
+}
+
+/* Parse "<uid> <gid>".  Returns 0 if valid. */
+static int parse_user(char *value)
+{
+    char *end = NULL;
+    unsigned long uid = strtoul(value, &end, 10);
+    if (end == value || *end != ' ')
+        return -1;
+    char *gid_start = end + 1;
+    unsigned long gid = strtoul(gid_start, &end, 10);
+    if (end == gid_start || *end != '\0' || uid > 0x7ffffffe || gid > 0x7ffffffe)
+        return -1;
+    conf.has_user = 1;
+    conf.uid = (uid_t)uid;
+    conf.gid = (gid_t)gid;
+    return 0;
+}
+
 /*
  * One directive per line: "<key> <value>", the value running to the end of
  * the line (spaces included, no escaping).  Empty lines and lines starting
@@ -255,6 +343,18 @@ static int parse_rootdisk(char *value)
  *                                files are on that read-only disk; init
  *                                mounts it under a tmpfs-backed overlay and
  *                                switches root to it before anything else
+ *   hostname <name>              the guest's host name
+ *   net_ports static <ip> <mask> eth1, the NIC forwarded ports come in on
+ *                                (no route: replies go back on its subnet)
+ *   net_reject <ip>              a host route the guest rejects (10.0.2.2:
+ *                                QEMU's alias of the host's loopback)
+ *   volume <serial> <fstype> <path>
+ *                                mount the virtio-blk disk whose serial is
+ *                                <serial> (a persistent volume) at <path>
+ *   writable <path>              a directory the app may write (RAM-backed)
+ *   writable_root                leave the whole root writable
+ *   user <uid> <gid>             run the app as this user, without
+ *                                capabilities (absent: as root)
  * Returns 0, or -1 after printing a message.
  */
 static int parse_config(void)
@@ -311,6 +411,39 @@ static int parse_config(void)
                 msg("%s:%d: expected \"rootdisk <device> <fstype>\", e.g. "
                     "\"rootdisk /dev/vda squashfs\"", CONF_PATH, lineno);
                 return -1;
+            }
+        } else if (strcmp(line, "hostname") == 0) {
+            conf.hostname = value;
+        } else if (strcmp(line, "net_ports") == 0) {
+            if (parse_net_ports(value) != 0)
+                msg("%s:%d: expected \"net_ports static <ip> <netmask>\", ignoring",
+                    CONF_PATH, lineno);
+        } else if (strcmp(line, "net_reject") == 0) {
+            if (conf.net_reject_count >= 8 ||
+                inet_pton(AF_INET, value, &conf.net_reject[conf.net_reject_count]) != 1) {
+                msg("%s:%d: net_reject needs an IPv4 address (at most 8)", CONF_PATH, lineno);
+                return -1; /* a security setting: never ignore it */
+            }
+            conf.net_reject_count++;
+        } else if (strcmp(line, "volume") == 0) {
+            if (parse_volume(value) != 0) {
+                msg("%s:%d: expected \"volume <serial> <fstype> <absolute path>\"",
+                    CONF_PATH, lineno);
+                return -1;
+            }
+        } else if (strcmp(line, "writable") == 0) {
+            if (value[0] != '/' || conf.writable_count >= MAX_MOUNTS) {
+                msg("%s:%d: writable needs an absolute path (at most %d)", CONF_PATH, lineno,
+                    MAX_MOUNTS);
+                return -1;
+            }
+            conf.writable[conf.writable_count++] = value;
+        } else if (strcmp(line, "writable_root") == 0) {
+            conf.writable_root = 1;
+        } else if (strcmp(line, "user") == 0) {
+            if (parse_user(value) != 0) {
+                msg("%s:%d: expected \"user <uid> <gid>\"", CONF_PATH, lineno);
+                return -1; /* never fall back to root silently */
             }
         } else if (strcmp(line, "dns") == 0) {
             struct in_addr tmp;
@@ -506,10 +639,59 @@ static void setup_network(void)
                 msg("eth0: cannot add default route: %s", strerror(errno));
         }
     }
+    /* eth1: the NIC forwarded ports arrive on (the launcher adds it only when it forwards
+     * ports).  Just an address: its subnet route carries the replies. */
+    if (conf.ports_static) {
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strcpy(ifr.ifr_name, "eth1");
+        if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+            set_sin(&ifr.ifr_addr, conf.ports_ip);
+            if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
+                msg("eth1: SIOCSIFADDR: %s", strerror(errno));
+            set_sin(&ifr.ifr_netmask, conf.ports_netmask);
+            if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
+                msg("eth1: SIOCSIFNETMASK: %s", strerror(errno));
+            if (if_up(sock, "eth1") != 0)
+                msg("cannot bring up eth1: %s", strerror(errno));
+        }
+    }
+    /* Rejected hosts (QEMU's 10.0.2.2 = the host's loopback): an unreachable /32 route.  The
+     * default route keeps 10.0.2.2 as its next hop (resolved on the link, not through the
+     * table), so only connections *to* it fail.  The app has no CAP_NET_ADMIN to undo it. */
+    for (int i = 0; i < conf.net_reject_count; i++) {
+        struct rtentry rt;
+        memset(&rt, 0, sizeof rt);
+        set_sin(&rt.rt_dst, conf.net_reject[i]);
+        set_sin(&rt.rt_genmask, (struct in_addr){htonl(0xffffffffu)});
+        rt.rt_flags = RTF_UP | RTF_HOST | RTF_REJECT;
+        rt.rt_dev = conf.net_static ? "eth0" : "lo";
+        if (ioctl(sock, SIOCADDRT, &rt) != 0 && errno != EEXIST) {
+            char ip[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &conf.net_reject[i], ip, sizeof ip);
+            msg("cannot reject the route to %s: %s; stopping (a network isolation setting "
+                "of the image)", ip, strerror(errno));
+            close(sock);
+            power_off(STATUS_INIT_FAILED);
+        }
+    }
     close(sock);
 
-    if (conf.net_static || conf.dns)
+    /* The image ships /etc/resolv.conf; write one only if asked or missing. */
+    if (conf.dns || (conf.net_static && access("/etc/resolv.conf", F_OK) != 0))
         write_resolv_conf(conf.dns ? conf.dns : DEFAULT_DNS);
+}
+
+/* Host name, and ports below 1024 for the unprivileged app (as Docker does). */
+static void setup_identity(void)
+{
+    if (conf.hostname && sethostname(conf.hostname, strlen(conf.hostname)) != 0)
+        msg("cannot set the host name %s: %s", conf.hostname, strerror(errno));
+    int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        write_all(fd, "0\n", 2);
+        close(fd);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -610,6 +792,141 @@ static void switch_to_disk_root(void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Volumes, a read-only root, an unprivileged app                           */
+
+/* The /dev node of the virtio-blk disk whose serial is `serial` (QEMU's
+ * -device virtio-blk-pci,serial=...), via /sys/block/vd* /serial.  Waits
+ * briefly for the disk to be probed.  Returns 0 and fills `dev`, or -1. */
+static int find_disk_by_serial(const char *serial, char *dev, size_t size)
+{
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int attempt = 0; attempt < 50; attempt++) {
+        for (char letter = 'a'; letter <= 'z'; letter++) {
+            char path[64], buf[64];
+            snprintf(path, sizeof path, "/sys/block/vd%c/serial", letter);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            close(fd);
+            if (n <= 0)
+                continue;
+            buf[n] = '\0';
+            buf[strcspn(buf, "\n")] = '\0';
+            if (strcmp(buf, serial) == 0) {
+                snprintf(dev, size, "/dev/vd%c", letter);
+                return 0;
+            }
+        }
+        nanosleep(&tick, NULL);
+    }
+    return -1;
+}
+
+static void mount_volumes(void)
+{
+    for (int i = 0; i < conf.volume_count; i++) {
+        const char *serial = conf.volumes[i].serial, *path = conf.volumes[i].path;
+        char dev[32];
+        if (find_disk_by_serial(serial, dev, sizeof dev) != 0) {
+            msg("the volume %s (serial %s) is not attached: boot the image with `pants run` "
+                "(it attaches and formats the image's volumes), or attach the disk as "
+                "virtio-blk with serial=%s", path, serial, serial);
+            power_off(STATUS_INIT_FAILED);
+        }
+        if (mkdir_p(path, 0755) != 0) {
+            msg("cannot create the mount point of the volume %s: %s", path, strerror(errno));
+            power_off(STATUS_INIT_FAILED);
+        }
+        if (mount(dev, path, conf.volumes[i].fstype, MS_NOSUID | MS_NODEV, NULL) != 0) {
+            int err = errno;
+            msg("cannot mount the volume %s (%s, %s): %s%s", path, dev,
+                conf.volumes[i].fstype, strerror(err),
+                err == ENODEV ? " (this kernel has no such filesystem: the `disk` fragment "
+                                "provides ext4)"
+                              : "; is its disk damaged or not formatted? Wipe it with "
+                                "`pants run --unikernel-run-wipe-volumes <image>` (its data "
+                                "is lost)");
+            power_off(STATUS_INIT_FAILED);
+        }
+        if (conf.has_user && chown(path, conf.uid, conf.gid) != 0)
+            msg("cannot give the volume %s to uid %u: %s", path, (unsigned)conf.uid,
+                strerror(errno));
+    }
+}
+
+/* A directory the app may write: owned by it, and a mount point of its own
+ * (a bind mount onto itself), so it stays writable when / is made
+ * read-only.  Its contents live where the root's do: RAM. */
+static void make_writable(const char *path)
+{
+    if (strcmp(path, "/") == 0)
+        return;
+    if (mkdir_p(path, 0755) != 0) {
+        msg("cannot create the writable directory %s: %s", path, strerror(errno));
+        power_off(STATUS_INIT_FAILED);
+    }
+    if (conf.has_user && chown(path, conf.uid, conf.gid) != 0)
+        msg("cannot give %s to uid %u: %s", path, (unsigned)conf.uid, strerror(errno));
+    if (mount(path, path, NULL, MS_BIND, NULL) != 0) {
+        msg("cannot make %s writable (bind mount): %s", path, strerror(errno));
+        power_off(STATUS_INIT_FAILED);
+    }
+}
+
+/* Like `docker run --read-only`: the app may write only /tmp, /dev/shm, its
+ * working directory, the volumes and the image's writable paths. */
+static void lock_down_root(void)
+{
+    if (conf.writable_root) {
+        if (conf.has_user && conf.workdir && chown(conf.workdir, conf.uid, conf.gid) != 0)
+            msg("cannot give %s to uid %u: %s", conf.workdir, (unsigned)conf.uid,
+                strerror(errno));
+        return;
+    }
+    if (conf.workdir)
+        make_writable(conf.workdir);
+    for (int i = 0; i < conf.writable_count; i++)
+        make_writable(conf.writable[i]);
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) != 0) {
+        msg("cannot make the root file system read-only: %s; stopping (set "
+            "`writable_paths=[\"/\"]` on the image to run with a writable root)",
+            strerror(errno));
+        power_off(STATUS_INIT_FAILED);
+    }
+}
+
+/* In the app's child, before execve: its user (if not root), no capabilities
+ * left in any set, and no_new_privs (no setuid binary can give them back).
+ * Returns 0, or -1 after a message. */
+static int drop_privileges(void)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        msg("prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+        return -1;
+    }
+    if (!conf.has_user)
+        return 0; /* `user="root"`: the opt-in keeps root's capabilities */
+    for (int cap = 0; cap <= CAP_LAST_CAP; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) {
+            msg("cannot drop capability %d: %s", cap, strerror(errno));
+            return -1;
+        }
+    /* Leaving uid 0 (all of real, effective and saved) clears the permitted,
+     * effective and ambient sets; keep-caps is off. */
+    if (setgroups(0, NULL) != 0 || setgid(conf.gid) != 0 || setuid(conf.uid) != 0) {
+        msg("cannot switch to uid %u gid %u: %s", (unsigned)conf.uid, (unsigned)conf.gid,
+            strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) { /* paranoia: must be impossible now */
+        msg("still able to become root after dropping privileges; stopping");
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Incomplete initramfs                                                     */
 
 __attribute__((noreturn)) static void report_incomplete(void)
@@ -620,13 +937,19 @@ __attribute__((noreturn)) static void report_incomplete(void)
         total_mib = (unsigned long long)si.totalram * si.mem_unit >> 20;
     const char *target = conf.target ? conf.target : "(unknown target)";
     char need[64] = "more memory";
-    if (conf.memory_mib && conf.memory_mib[0])
+    /* The fix hint's figure: the build's estimate, else twice what the VM had. */
+    unsigned long long suggest = 2 * (total_mib ? total_mib : 64);
+    if (conf.memory_mib && conf.memory_mib[0]) {
         snprintf(need, sizeof need, "at least %s MiB", conf.memory_mib);
+        unsigned long long est = strtoull(conf.memory_mib, NULL, 10);
+        if (est > 0)
+            suggest = est + 16;
+    }
     msg("the initramfs was only partly unpacked (out of memory): %s is "
         "missing. Image %s needs %s but this VM has %llu MiB of usable RAM; "
-        "raise the `memory` field of the unikernel_image target "
-        "(or pants run ... --memory).",
-        COMPLETE_PATH, target, need, total_mib);
+        "raise the `memory` field of the unikernel_image target, or for one "
+        "run: `pants run --unikernel-run-memory=%llu %s`.",
+        COMPLETE_PATH, target, need, total_mib, suggest, target);
     power_off(STATUS_INIT_FAILED);
 }
 
@@ -658,12 +981,60 @@ static int reap(pid_t app, int *app_status, int *app_done)
     }
 }
 
+/* The app's stdio: when the launcher attached the virtio consoles (QEMU
+ * virtconsole ports 0, 1, 2 = guest /dev/hvc0 stdout, /dev/hvc1 stderr,
+ * /dev/hvc2 stdin), make them fds 1, 2 and 0 in raw mode (no CR added to a
+ * newline, no echo, no line editing), so the app's bytes reach `pants run`
+ * unchanged while the serial console keeps only the kernel's and init's log.
+ * Without them (an older launcher, or a kernel without CONFIG_VIRTIO_CONSOLE)
+ * the serial console stays the app's stdio, as before, and init says so (the
+ * launcher, qemu/launcher/console.py SERIAL_STDIO_LINE, then shows the serial
+ * console as the app's output).  Called in the app's child just before
+ * execve(); power_off() drains the consoles before QEMU is told to exit. */
+static void setup_app_stdio(void)
+{
+    static const char *const paths[3] = {"/dev/hvc2", "/dev/hvc0", "/dev/hvc1"};
+    static const int flags[3] = {O_RDONLY, O_WRONLY, O_WRONLY};
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = open(paths[i], flags[i] | O_NOCTTY | O_CLOEXEC);
+    if (fds[1] < 0) {
+        msg("no virtio console for the app (%s: %s): its output stays on the serial console",
+            paths[1], strerror(errno));
+        for (int i = 0; i < 3; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+        return;
+    }
+    if (fds[2] < 0)
+        fds[2] = fcntl(fds[1], F_DUPFD_CLOEXEC, 3); /* no stderr port: join stdout */
+    if (fds[0] < 0)
+        fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC); /* no stdin port */
+    struct termios tio;
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] >= 0 && tcgetattr(fds[i], &tio) == 0) {
+            cfmakeraw(&tio);
+            tcsetattr(fds[i], TCSANOW, &tio);
+        }
+    }
+    /* dup2 clears FD_CLOEXEC on 0..2; a failed one leaves the serial console there. */
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0 && fds[i] != i)
+            dup2(fds[i], i);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] > 2)
+            close(fds[i]);
+}
+
 /* Child side of fork(): never returns. */
 __attribute__((noreturn)) static void exec_app(const sigset_t *orig_mask)
 {
     sigprocmask(SIG_SETMASK, orig_mask, NULL);
     setsid();
+    setup_app_stdio();
     ioctl(0, TIOCSCTTY, 0); /* console as controlling tty: nice to have */
+    if (drop_privileges() != 0)
+        _exit(STATUS_INIT_FAILED);
     execve(conf.argv[0], (char *const *)conf.argv, (char *const *)conf.envp);
     msg("cannot execute %s: %s", conf.argv[0], strerror(errno));
     _exit(STATUS_EXEC_FAILED);
@@ -713,19 +1084,22 @@ static int memory_stall_pct(void)
     return some ? atoi(some + strlen("some avg10=")) : -1;
 }
 
-static void check_memory_pressure(int *stalled_checks, int *warned)
+/* Returns 1 when the app must be stopped: stalled for STALL_CHECKS s. */
+static int check_memory_pressure(int *stalled_checks, int *warned)
 {
     int pct = memory_stall_pct();
     *stalled_checks = pct >= STALL_LIMIT_PCT ? *stalled_checks + 1 : 0;
     if (*stalled_checks < STALL_CHECKS || *warned)
-        return;
+        return 0;
     *warned = 1;
     char need[64] = "";
     if (conf.memory_mib && conf.memory_mib[0])
         snprintf(need, sizeof need, " (the build estimated at least %s MiB)", conf.memory_mib);
     msg("the app has been stalled waiting for memory for %d s (memory pressure %d%%): "
-        "out of memory, its pages are evicted and read back faster than it runs. Raise the "
-        "`memory` field of the unikernel_image target%s.", STALL_CHECKS, pct, need);
+        "out of memory, its pages are evicted and read back faster than it runs; stopping "
+        "it (status 137). Raise the `memory` field of the unikernel_image target%s, or try "
+        "`pants run --unikernel-run-memory=<MiB> <image>`.", STALL_CHECKS, pct, need);
+    return 1;
 }
 
 /* Run the app; returns its exit status (128+N if killed by signal N). */
@@ -754,8 +1128,10 @@ static int run_app(void)
     while (!done) {
         siginfo_t info;
         int sig = watch ? sigtimedwait(&set, &info, &second) : sigwaitinfo(&set, &info);
-        if (sig < 0 && errno == EAGAIN)
-            check_memory_pressure(&stalled_checks, &warned);
+        if (sig < 0 && errno == EAGAIN) {
+            if (check_memory_pressure(&stalled_checks, &warned))
+                kill(app, SIGKILL); /* reaped below: status 128 + 9 */
+        }
         else if (sig == SIGCHLD)
             reap(app, &status, &done);
         else if (sig > 0)
@@ -807,6 +1183,9 @@ int main(int argc, char **argv)
     mount_filesystems();
     ensure_stdio(); /* again: /dev/console may only exist in devtmpfs */
     setup_network();
+    setup_identity();
+    mount_volumes();
+    lock_down_root();
 
     if (conf.workdir) {
         if (mkdir_p(conf.workdir, 0755) != 0 || chdir(conf.workdir) != 0) {

@@ -14,7 +14,22 @@ from pants.util.strutil import softwrap
 from unikernel_rules.subsystems.unikernel import QemuSubsystem
 
 QEMU_BINARY = "qemu-system-x86_64"
-LAUNCHER_PATH = "__unikernel/launcher.py"
+# The launcher package (qemu/launcher/, standard library only) is shipped as a directory that
+# the sandbox's Python runs as a script: `python3 __unikernel/launcher --bundle ...`.
+LAUNCHER_PATH = "__unikernel/launcher"
+LAUNCHER_PACKAGE = "unikernel_rules.qemu.launcher"
+LAUNCHER_MODULES = (
+    "__init__.py",
+    "__main__.py",
+    "argv.py",
+    "boot.py",
+    "cli.py",
+    "cmdline.py",
+    "console.py",
+    "host.py",
+    "options.py",
+    "volumes.py",
+)
 
 
 class QemuNotFoundError(Exception):
@@ -27,8 +42,8 @@ class QemuBinary(BinaryPath):
 
 @dataclass(frozen=True)
 class QemuLauncher:
-    digest: Digest  # holds LAUNCHER_PATH
-    path: str
+    digest: Digest  # holds LAUNCHER_PATH/*.py
+    path: str  # the directory to run with Python
 
 
 @rule(desc="Find QEMU", level=LogLevel.DEBUG)
@@ -58,8 +73,11 @@ async def find_qemu(qemu_env: QemuSubsystem.EnvironmentAware) -> QemuBinary:
 
 @rule
 async def qemu_launcher() -> QemuLauncher:
-    script = importlib.resources.read_binary("unikernel_rules.qemu", "launcher.py")
-    digest = await Get(Digest, CreateDigest([FileContent(LAUNCHER_PATH, script, is_executable=True)]))
+    files = [
+        FileContent(f"{LAUNCHER_PATH}/{name}", importlib.resources.read_binary(LAUNCHER_PACKAGE, name))
+        for name in LAUNCHER_MODULES
+    ]
+    digest = await Get(Digest, CreateDigest(files))
     return QemuLauncher(digest, LAUNCHER_PATH)
 
 

@@ -11,12 +11,14 @@ from pants.engine.addresses import Address
 from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest, MergeDigests, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
+    InvalidFieldException,
     Target,
     TransitiveTargets,
     TransitiveTargetsRequest,
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
+from pants.util.strutil import softwrap
 
 from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.zig import Zig
@@ -28,6 +30,7 @@ from unikernel_rules.target_types import (
     CLinkoptsField,
     CProgramSourcesField,
     CSourcesField,
+    CTextualHeadersField,
 )
 from unikernel_rules.util_rules.zig_cc import (
     CCompileError,
@@ -62,9 +65,19 @@ class CLibraryRequest:
     address: Address
 
 
-def _include_flags(targets: Iterable[Target]) -> Tuple[str, ...]:
-    dirs = sorted({t.address.spec_path or "." for t in targets})
-    return tuple(f"-I{d}" for d in dirs)
+@dataclass(frozen=True)
+class CHeaders:
+    """What compiling against some C targets needs: their sources, headers and textual headers
+    (`digest`), and `-I` flags for the directory of each target and of each textual header."""
+
+    digest: Digest
+    include_flags: Tuple[str, ...]
+
+
+def _include_flags(targets: Iterable[Target], textual_files: Iterable[str]) -> Tuple[str, ...]:
+    dirs = {t.address.spec_path or "." for t in targets}
+    dirs.update(os.path.dirname(f) or "." for f in textual_files)
+    return tuple(f"-I{d}" for d in sorted(dirs))
 
 
 def _compile_flags(target: Target, zig: Zig) -> Tuple[str, ...]:
@@ -77,9 +90,45 @@ def _compile_flags(target: Target, zig: Zig) -> Tuple[str, ...]:
     )
 
 
-async def _sources_and_headers(targets: Iterable[Target]) -> SourceFiles:
-    fields = [t[CSourcesField] for t in targets if t.has_field(CSourcesField)]
-    return await Get(SourceFiles, SourceFilesRequest(fields))
+async def _headers(targets: Iterable[Target]) -> CHeaders:
+    targets = tuple(targets)
+    sources, textual = await MultiGet(
+        Get(SourceFiles, SourceFilesRequest([t[CSourcesField] for t in targets if t.has_field(CSourcesField)])),
+        Get(
+            SourceFiles,
+            SourceFilesRequest(
+                [t[CTextualHeadersField] for t in targets if t.has_field(CTextualHeadersField)]
+            ),
+        ),
+    )
+    digest = await Get(Digest, MergeDigests([sources.snapshot.digest, textual.snapshot.digest]))
+    return CHeaders(digest, _include_flags(targets, textual.files))
+
+
+def check_not_textual(address: Address, sources: Iterable[str], textual: Iterable[str]) -> None:
+    """A file is either compiled (`sources`) or only included (`textual_headers`), not both."""
+    both = sorted(set(sources) & set(textual))
+    if both:
+        raise InvalidFieldException(
+            softwrap(
+                f"""
+                The `{CTextualHeadersField.alias}` field of {address} names files that its
+                `sources` field also names, so they would be compiled on their own as well as
+                `#include`d: {', '.join(both)}. Remove them from `sources`: list only the files to
+                compile, or exclude these with a `!` pattern (e.g. add
+                `"!{os.path.basename(both[0])}"` to `sources`).
+                """
+            )
+        )
+
+
+async def _own_sources(target: Target, field: type) -> SourceFiles:
+    own, textual = await MultiGet(
+        Get(SourceFiles, SourceFilesRequest([target[field]])),
+        Get(SourceFiles, SourceFilesRequest([target[CTextualHeadersField]])),
+    )
+    check_not_textual(target.address, own.files, textual.files)
+    return own
 
 
 def _c_libraries(targets: Iterable[Target]) -> Tuple[Target, ...]:
@@ -91,8 +140,8 @@ async def build_c_library(request: CLibraryRequest, zig: Zig) -> CStaticLibrary:
     transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([request.address]))
     lib = transitive.roots[0]
     libs = (lib, *_c_libraries(transitive.dependencies))
-    own_sources = await Get(SourceFiles, SourceFilesRequest([lib[CLibrarySourcesField]]))
-    all_headers = await _sources_and_headers(libs)
+    own_sources = await _own_sources(lib, CLibrarySourcesField)
+    headers = await _headers(libs)
     c_files = [f for f in own_sources.files if f.endswith(".c")]
     name = f"lib{request.address.target_name}.a"
     out = os.path.join("out", request.address.spec_path, name)
@@ -104,8 +153,8 @@ async def build_c_library(request: CLibraryRequest, zig: Zig) -> CStaticLibrary:
         Get(
             ZigResult,
             ZigRequest(
-                argv=("cc", *_compile_flags(lib, zig), *_include_flags(libs), "-c", src, "-o", obj),
-                input_digest=all_headers.snapshot.digest,
+                argv=("cc", *_compile_flags(lib, zig), *headers.include_flags, "-c", src, "-o", obj),
+                input_digest=headers.digest,
                 output_files=(obj,),
                 description=f"Compiling {src} ({request.address})",
             ),
@@ -135,9 +184,9 @@ async def build_c_program(field_set: CProgramFieldSet, zig: Zig) -> UnikernelApp
     transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([field_set.address]))
     program = transitive.roots[0]
     libs = _c_libraries(transitive.dependencies)
-    sources = await _sources_and_headers([program, *libs])
+    headers = await _headers([program, *libs])
     built_libs = await MultiGet(Get(CStaticLibrary, CLibraryRequest(lib.address)) for lib in libs)
-    own = await Get(SourceFiles, SourceFilesRequest([program[CProgramSourcesField]]))
+    own = await _own_sources(program, CProgramSourcesField)
     c_files = [f for f in own.files if f.endswith(".c")]
     if not c_files:
         raise CCompileError(
@@ -146,7 +195,7 @@ async def build_c_program(field_set: CProgramFieldSet, zig: Zig) -> UnikernelApp
     binary_name = field_set.binary_name.value or field_set.address.target_name
     out = f"out/{binary_name}"
     input_digest = await Get(
-        Digest, MergeDigests([sources.snapshot.digest, *(lib.digest for lib in built_libs)])
+        Digest, MergeDigests([headers.digest, *(lib.digest for lib in built_libs)])
     )
     result = await Get(
         ZigResult,
@@ -154,7 +203,7 @@ async def build_c_program(field_set: CProgramFieldSet, zig: Zig) -> UnikernelApp
             argv=(
                 "cc",
                 *_compile_flags(program, zig),
-                *_include_flags([program, *libs]),
+                *headers.include_flags,
                 *BASE_LDFLAGS,
                 "-o",
                 out,

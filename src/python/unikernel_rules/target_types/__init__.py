@@ -1,7 +1,8 @@
 """Target types of unikernel_rules, one module per concern: `image` (`unikernel_image`),
 `kernel` (`unikernel_kernel`), `c` (`c_program`, `c_library`), `java` (`java_program`, `java_jar`),
-`python` (fields added to `pex_binary`). Everything is re-exported here for `register.py` and the
-rules."""
+`python` (fields added to `pex_binary`), `guest` (the container-like guest fields of
+`unikernel_image`), `files` (`unikernel_files`). Everything is re-exported here for `register.py`
+and the rules."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from unikernel_rules.target_types.image import (  # noqa: F401
     UnikernelRootField,
     UnikernelDiskCompressionField,
     UnikernelOutputPathField,
+    UnikernelBenchmarkField,
     UnikernelImageTarget,
 )
 from unikernel_rules.target_types.kernel import (  # noqa: F401
@@ -32,6 +34,7 @@ from unikernel_rules.target_types.c import (  # noqa: F401
     CSourcesField,
     CProgramSourcesField,
     CLibrarySourcesField,
+    CTextualHeadersField,
     CDefinesField,
     CCoptsField,
     CLinkoptsField,
@@ -39,6 +42,15 @@ from unikernel_rules.target_types.c import (  # noqa: F401
     CBinaryNameField,
     CProgramTarget,
     CLibraryTarget,
+)
+from unikernel_rules.target_types.files import (  # noqa: F401
+    MOUNTED_DIRS,
+    INIT_PATHS,
+    climbs_out,
+    guest_path_problem,
+    UnikernelFilesSourcesField,
+    UnikernelFilesDestinationField,
+    UnikernelFilesTarget,
 )
 from unikernel_rules.target_types.java import (  # noqa: F401
     JavaSourcesField,
@@ -60,4 +72,26 @@ from unikernel_rules.target_types.java import (  # noqa: F401
 from unikernel_rules.target_types.python import (  # noqa: F401
     UnikernelStdlibField,
     UnikernelStdlibKeepField,
+)
+from unikernel_rules.target_types.guest import (  # noqa: F401
+    default_hostname,
+    parse_size_mib,
+    overlaps,
+    UnikernelHostnameField,
+    GuestUser,
+    UnikernelUserField,
+    UnikernelNetworkField,
+    GuestVolume,
+    UnikernelVolumesField,
+    UnikernelWritablePathsField,
+    UnikernelCaCertificatesField,
+    UnikernelTimezoneField,
+    APP_USER,
+    APP_UID,
+    APP_GID,
+    RESERVED_PATHS,
+    NETWORK_MODES,
+    VOLUME_MIN_MIB,
+    VOLUME_MAX_MIB,
+    GUEST_FIELDS,
 )

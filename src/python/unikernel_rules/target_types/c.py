@@ -34,6 +34,21 @@ class CLibrarySourcesField(CSourcesField):
     default_glob_match_error_behavior = GlobMatchErrorBehavior.ignore
 
 
+class CTextualHeadersField(MultipleSourcesField):
+    alias = "textual_headers"
+    uses_source_roots = False
+    help = softwrap(
+        """
+        Files that are only `#include`d, never compiled on their own (like Bazel's
+        `textual_hdrs`): any extension, typically the `.c` files of a single-file
+        amalgamation (e.g. Lua's `onelua.c`, which `#include`s every other `.c` file) or
+        `.inc`/`.def` tables. They are in the sandbox of this target and of every target that
+        depends on it, and the directory of each is on their include path. A file may not be
+        both in `sources` (compiled) and in `textual_headers`.
+        """
+    )
+
+
 class CDefinesField(StringSequenceField):
     alias = "defines"
     help = "Preprocessor definitions, e.g. `[\"NDEBUG\", \"PORT=8080\"]` (passed as `-D...`)."
@@ -63,6 +78,7 @@ class CProgramTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         CProgramSourcesField,
+        CTextualHeadersField,
         CDefinesField,
         CCoptsField,
         CLinkoptsField,
@@ -83,6 +99,7 @@ class CLibraryTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         CLibrarySourcesField,
+        CTextualHeadersField,
         CDefinesField,
         CCoptsField,
         CDependenciesField,

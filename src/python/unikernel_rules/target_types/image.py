@@ -19,6 +19,8 @@ from pants.engine.target import (
 )
 from pants.util.strutil import softwrap
 
+from unikernel_rules.target_types.guest import GUEST_FIELDS
+
 class UnikernelImageDependenciesField(Dependencies):
     help = softwrap(
         """
@@ -98,10 +100,8 @@ class UnikernelMemoryField(StringField):
     def compute_value(cls, raw_value: Any, address: Address) -> Optional[str]:
         if isinstance(raw_value, int) and not isinstance(raw_value, bool):
             raw_value = str(raw_value)
-        value = super().compute_value(raw_value, address)
-        assert value is not None
-        cls.parse_mib(value, address)
-        return value
+        # Checked when the image is built (`mib()`), not here: see target_types/guest.py.
+        return super().compute_value(raw_value, address)
 
     @classmethod
     def parse_mib(cls, value: str, address: Address) -> int:
@@ -140,13 +140,12 @@ class UnikernelCpusField(IntField):
     default = 1
     help = "Number of virtual CPUs of the VM (1 to 64)."
 
-    @classmethod
-    def compute_value(cls, raw_value: Optional[int], address: Address) -> int:
-        value = super().compute_value(raw_value, address)
-        assert value is not None
+    def parse(self, address: Address) -> int:
+        value = self.value if self.value is not None else self.default
         if not 1 <= value <= 64:
             raise InvalidFieldException(
-                f"The `{cls.alias}` field of {address} is {value}; it must be between 1 and 64."
+                f"The `{self.alias}` field of {address} is {value}; it must be between 1 and 64, "
+                "e.g. `cpus=2`."
             )
         return value
 
@@ -188,19 +187,19 @@ class UnikernelPortsField(StringSequenceField):
     ) -> Optional[Tuple[str, ...]]:
         if raw_value is not None and not isinstance(raw_value, str):
             raw_value = [str(v) if isinstance(v, int) else v for v in raw_value]
-        value = super().compute_value(raw_value, address)
-        seen_host = set()
-        for spec in value or ():
-            host, _ = parse_port_mapping(spec, address, cls.alias)
-            if host in seen_host:
-                raise InvalidFieldException(
-                    f"The `{cls.alias}` field of {address} forwards host port {host} twice."
-                )
-            seen_host.add(host)
-        return value
+        # Checked when the image is built (`mappings()`), not here: see target_types/guest.py.
+        return super().compute_value(raw_value, address)
 
     def mappings(self, address: Address) -> Tuple[Tuple[int, int], ...]:
-        return tuple(parse_port_mapping(s, address, self.alias) for s in self.value or ())
+        result = tuple(parse_port_mapping(s, address, self.alias) for s in self.value or ())
+        hosts = [h for h, _ in result]
+        twice = sorted({h for h in hosts if hosts.count(h) > 1})
+        if twice:
+            raise InvalidFieldException(
+                f"The `{self.alias}` field of {address} forwards host port {twice[0]} twice; "
+                'give each mapping its own host port, e.g. `ports=["8080", "18080:8081"]`.'
+            )
+        return result
 
 
 class UnikernelKernelArgsField(StringSequenceField):
@@ -267,6 +266,35 @@ class UnikernelOutputPathField(OutputPathField):
     )
 
 
+class UnikernelBenchmarkField(DictStringToStringField):
+    alias = "benchmark"
+    help = softwrap(
+        """
+        How this repository's benchmark report (`./pants run tests/benchmarks:report`, see
+        docs/benchmarks.md) measures the image. Not used by `package` or `run`, and not part of
+        the bundle or its cache keys. Keys (all optional):
+
+        `ready`: a regular expression searched in each line the app prints; the first match
+        means the app is ready. If it has a group 1, that group is the app's own
+        `CLOCK_MONOTONIC` in milliseconds at that moment, the "virtual ms to ready". Default:
+        `READY.*?monotonic_ms=([0-9.]+)` (the line the examples print).
+
+        `until`: `"ready"` (default: a server, measured to its `ready` line) or `"exit"` (a
+        batch app, measured to its exit; it must exit with status 0).
+
+        `http_path`: the path of the `GET` that must answer 200 on the image's first port once
+        ready (default `/`), or `"none"` for a port that does not speak HTTP.
+
+        `edit`: the source file (from the build root) that the warm-rebuild measurement changes
+        (default: the first source of the image's app).
+
+        Example: `benchmark={"ready": "TCP server running", "http_path": "none"}`. The report's
+        `--ready-pattern`, `--until-exit`, `--http-path` and `--edit` options override these
+        keys for one run.
+        """
+    )
+
+
 class UnikernelImageTarget(Target):
     alias = "unikernel_image"
     core_fields = (
@@ -283,7 +311,9 @@ class UnikernelImageTarget(Target):
         UnikernelInitrdCompressionField,
         UnikernelRootField,
         UnikernelDiskCompressionField,
+        *GUEST_FIELDS,
         UnikernelOutputPathField,
+        UnikernelBenchmarkField,
     )
     help = softwrap(
         """

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pants.engine.fs import EMPTY_FILE_DIGEST, FileContent, FileEntry, SymlinkEntry
+
+from unikernel_rules.rootfs.guest import ca_bundle, render_etc, resolve_zone
+from unikernel_rules.target_types.guest import GuestUser
+
+
+def test_etc_files_for_the_default_user() -> None:
+    files = render_etc("image", GuestUser("app", 1000, 1000), "/app", "isolated")
+    assert files["etc/hostname"] == "image\n"
+    assert files["etc/hosts"] == "127.0.0.1\tlocalhost\n10.0.2.15\timage\n"
+    assert "app:x:1000:1000:app:/app:/sbin/nologin" in files["etc/passwd"].splitlines()
+    assert files["etc/passwd"].startswith("root:x:0:0:")
+    assert "app:x:1000:" in files["etc/group"].splitlines()
+    assert "hosts:     files dns" in files["etc/nsswitch.conf"]
+    assert files["etc/resolv.conf"] == "nameserver 10.0.2.3\n"
+
+
+def test_etc_files_without_network_and_as_root() -> None:
+    files = render_etc("db", GuestUser("root", 0, 0), "/app", "none")
+    assert files["etc/hosts"].splitlines()[1] == "127.0.1.1\tdb"
+    assert "etc/resolv.conf" not in files
+    assert [line.split(":")[0] for line in files["etc/passwd"].splitlines()] == ["root", "nobody"]
+
+
+def test_ca_bundle_is_sorted_and_newline_terminated() -> None:
+    contents = [
+        FileContent("usr/share/ca-certificates/mozilla/B.crt", b"B"),
+        FileContent("usr/share/ca-certificates/mozilla/A.crt", b"A\n"),
+        FileContent("usr/share/doc/ca-certificates/README", b"no"),
+    ]
+    assert ca_bundle(contents) == b"A\nB\n"
+
+
+def test_resolve_zone_follows_symlinks() -> None:
+    entries = [
+        FileEntry("usr/share/zoneinfo/Etc/UTC", EMPTY_FILE_DIGEST),
+        SymlinkEntry("usr/share/zoneinfo/UTC", "Etc/UTC"),
+        SymlinkEntry("usr/share/zoneinfo/Zulu", "/usr/share/zoneinfo/UTC"),
+    ]
+    assert resolve_zone(entries, "Etc/UTC") == "usr/share/zoneinfo/Etc/UTC"
+    assert resolve_zone(entries, "UTC") == "usr/share/zoneinfo/Etc/UTC"
+    assert resolve_zone(entries, "Zulu") == "usr/share/zoneinfo/Etc/UTC"
+    assert resolve_zone(entries, "Mars/Olympus") is None

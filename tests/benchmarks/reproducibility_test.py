@@ -1,0 +1,57 @@
+"""Unit tests of the reproducibility section of the report."""
+
+from __future__ import annotations
+
+from benchmarks import render, reproducibility
+from benchmarks.fixtures import MACHINE, WHEN, c_report
+
+def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypatch) -> None:
+    import remote_cache
+
+    monkeypatch.setattr(remote_cache.tempfile, "gettempdir", lambda: str(tmp_path))
+    assert remote_cache.read_figures() is None
+    missing = "\n".join(render.render_markdown([], MACHINE, WHEN, static_notes={}).splitlines())
+    assert "No figures: `tests/reproducibility_integration_test.py`" in missing
+
+    remote_cache.record_figures(started="2026-11-30 01:00 UTC")
+    remote_cache.record_figures(clone_a={"wall_s": 1500.2, "local_processes": 80, "written": 74, "write_errors": 0})
+    remote_cache.record_figures(build_b={"wall_s": 1400.0})
+    remote_cache.record_figures(artifacts={"x/image/kernel": "ab" * 32, "x/image/initrd": "cd" * 32}, different=["x/image/initrd"])
+    text = render.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
+    assert "run started 2026-11-30 01:00 UTC" in text
+    assert "| wall time, build A (cold: no local cache, writes the remote cache) | 1500.2 s | | |" in text
+    assert "| processes run locally on clone C | — | 0 | — |" in text  # clone C did not run
+    assert "1 of 2 identical." in text
+    assert "| `x/image/initrd` | `cdcdcdcdcdcdcdcd…` | ❌ |" in text
+    assert "| `x/image/kernel` | `abababababababab…` | ✅ |" in text
+
+    remote_cache.record_figures(
+        different=[],
+        clone_c={
+            "wall_s": 90.0, "remote_requests": 74, "remote_hits": 74, "run_locally": 0, "discovery": 34,
+            "identical_to_a": True,
+        },
+        server_stopped={"build_succeeded": True, "warned": True},
+    )
+    text = render.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
+    assert "| processes run locally on clone C | 0 | 0 | ✅ |" in text
+    assert "| remote cache hits on clone C | 74 of 74 | all | ✅ |" in text
+    assert "| Pants' environment discovery on clone C (never cached, by Pants' design) | 34 processes | | |" in text
+    assert "(and clone C vs A: all identical): 2 of 2 identical." in text
+    assert "yes, with Pants' warning | yes, with a warning | ✅ |" in text
+
+    # A new run starts from scratch: nothing of the previous one is reported as its own.
+    remote_cache.record_figures(started="2026-12-01 01:00 UTC")
+    assert set(remote_cache.read_figures()) == {"started", "updated"}
+
+
+def test_only_the_reproducibility_section_is_rendered_anew() -> None:
+    old = render.render_markdown([c_report()], MACHINE, WHEN, static_notes={})
+    assert "No figures:" in old
+    figures = {"started": "2026-11-30 02:00 UTC", "build_b": {"wall_s": 700.0}}
+    new = reproducibility.replace_reproducibility(old + "\nhand-written text after the section\n", figures)
+    head = old.split("\n## Reproducibility and remote cache", 1)[0]
+    assert new.startswith(head)
+    assert "No figures:" not in new and "hand-written text" not in new
+    assert "| wall time, build B (no cache at all) | 700.0 s | | |" in new
+    assert new == reproducibility.replace_reproducibility(new, figures)  # idempotent
