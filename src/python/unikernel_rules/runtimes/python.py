@@ -66,7 +66,7 @@ from unikernel_rules.rootfs.layer_rules import (
     outputs_and_report,
 )
 from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
-from unikernel_rules.goals.package import DISK_ROOT_MEMORY_BASE_MIB
+from unikernel_rules.runtimes.api import DISK_ROOT_MEMORY_BASE_MIB
 from unikernel_rules.runtimes.python_memory import runtime_memory_mib, typical_memory_mib
 from unikernel_rules.runtimes.python_checks import check_requirements_locked, entry_point_message
 from unikernel_rules.subsystems.python_runtime import STDLIB, PythonRuntimeSubsystem
