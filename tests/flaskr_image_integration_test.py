@@ -60,9 +60,10 @@ class Browser:
         raise AssertionError("flaskr did not answer on its forwarded port")
 
 
-def boot_and(bundle, session) -> launcher.BootResult:  # noqa: ANN001
+def boot_and(bundle, session, volumes_dir) -> launcher.BootResult:  # noqa: ANN001
     """Boot the bundle; run `session(browser)` once flaskr serves; then stop the VM (the ready
-    pattern is the request line Werkzeug logs for DONE_PATH)."""
+    pattern is the request line Werkzeug logs for DONE_PATH). The volumes live in
+    `volumes_dir` (as `pants run` keeps them in `[unikernel-run].state_dir`)."""
     port = launcher.free_port()
     results = []
     vm = threading.Thread(
@@ -75,6 +76,7 @@ def boot_and(bundle, session) -> launcher.BootResult:  # noqa: ANN001
                 stop_after_ready=True,
                 timeout=BOOT_TIMEOUT_S,
                 quiet=True,
+                volumes_dir=str(volumes_dir),
             )
         ),
         daemon=True,
@@ -108,7 +110,7 @@ def repo(tmp_path_factory) -> Iterator[RepoCopy]:
     repo.cleanup()
 
 
-def test_register_log_in_reboot_log_in_again(repo: RepoCopy) -> None:
+def test_register_log_in_reboot_log_in_again(repo: RepoCopy, tmp_path) -> None:
     repo.run("package", IMAGE).assert_success()
     bundle = repo.bundle(BUNDLE)
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -124,18 +126,17 @@ def test_register_log_in_reboot_log_in_again(repo: RepoCopy) -> None:
         assert (status, location) == (302, "/auth/login"), (status, location, body)
         log_in(browser)
 
-    result = boot_and(bundle, first)
+    result = boot_and(bundle, first, tmp_path / "volumes")
     assert "Initialized the database" in result.output, result.output
     assert result.stopped_after_ready, result.output
 
-    if not manifest.get("volumes"):
-        pytest.skip("this image has no `volumes` yet: the reboot half needs them")
+    assert [v["path"] for v in manifest["volumes"]] == ["/opt/app/var/flaskr-instance"], manifest
 
     def second(browser: Browser) -> None:
         log_in(browser)  # alice is still in the database
         status, _, body = browser.request("/auth/register", {"username": "alice", "password": "x"})
         assert status == 200 and "User alice is already registered." in body, body
 
-    result = boot_and(bundle, second)
+    result = boot_and(bundle, second, tmp_path / "volumes")
     assert "Initialized the database" not in result.output, result.output
     assert result.stopped_after_ready, result.output
