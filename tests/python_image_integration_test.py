@@ -85,3 +85,23 @@ def test_app_raising_at_import_shows_traceback_and_fails(repo: RepoCopy) -> None
     assert "Traceback (most recent call last)" in console
     assert 'File "/opt/app/lib/python3.11/site-packages/testprojects/pyrun/broken/main.py", line 2' in console
     assert "RuntimeError: boom at import" in console
+
+
+def test_an_app_of_a_second_resolve_with_wider_constraints(repo: RepoCopy) -> None:
+    # python-compat (CPython>=3.9,<3.13) beside python-apps: any resolve admitting 3.11 works.
+    repo.write("testprojects/pyrun/compat/main.py", """\
+        import sys
+        import markupsafe
+        from markupsafe import _speedups  # the wheel's compiled extension, for 3.11
+        print("COMPAT-OK", sys.version.split()[0], markupsafe.escape("<x>"))
+        """)
+    repo.write("testprojects/pyrun/compat/BUILD", """\
+        __defaults__({(python_sources, pex_binary): dict(
+            resolve="python-compat", interpreter_constraints=["CPython>=3.9,<3.13"])})
+        python_sources(dependencies=["3rdparty/python:markupsafe-compat"])
+        pex_binary(name="app", entry_point="main.py")
+        unikernel_image(name="image", dependencies=[":app"])
+        """)
+    result = repo.run("run", "testprojects/pyrun/compat:image")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "COMPAT-OK 3.11.2 &lt;x&gt;" in result.stdout, result.stdout

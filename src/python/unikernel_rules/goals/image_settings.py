@@ -46,7 +46,7 @@ PORTS_NET = "net_ports static 10.0.3.15 255.255.255.0"
 
 @dataclass(frozen=True)
 class ImageSettings:
-    memory_mib: int
+    memory_mib: Optional[int]  # None: `auto`
     cpus: int
     ports: Tuple[Tuple[int, int], ...]
     hostname: str

@@ -45,7 +45,12 @@ from unikernel_rules.rootfs.guest import GuestFiles, GuestFilesRequest
 from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
 from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
-from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.runtimes.api import (
+    DISK_ROOT_MEMORY_BASE_MIB,
+    KERNEL_MEMORY_BASE_MIB,
+    UnikernelApp,
+    UnikernelAppFieldSet,
+)
 from unikernel_rules.subsystems.unikernel import UnikernelSubsystem
 from unikernel_rules.target_types import (
     UnikernelArgsField,
@@ -74,15 +79,6 @@ from unikernel_rules.target_types import (
 logger = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA = 1
-# RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
-KERNEL_MEMORY_BASE_MIB = 16
-# With a disk root the initramfs is tiny, but the kernel is bigger (the `disk` fragment's code
-# pushes its text past a 2 MiB alignment boundary: +2 MiB), and squashfs's block caches, the
-# overlay and the page cache of the files the app reads need RAM. Measured: a C app on a disk
-# root boots at 18 MiB, and so does one that reads a whole 40 MB CPython stdlib from the disk
-# (the page cache is reclaimable, so the floor does not grow with the image); 2 MiB of margin.
-# Runtimes with big working sets (CPython, the JVM heap) need more `memory` for themselves.
-DISK_ROOT_MEMORY_BASE_MIB = 20
 # The launcher attaches rootfs.img as the only virtio-blk disk: the guest sees /dev/vda.
 ROOTDISK_DEVICE = "/dev/vda"
 
@@ -305,6 +301,11 @@ async def assemble_unikernel_image(
         if isinstance(e, FileEntry)
     }
     memory_mib = settings.memory_mib
+    if memory_mib is None:  # `auto`: the runtime's typical need, never below the estimate
+        memory_mib = max(
+            app.typical_memory_mib or UnikernelMemoryField.auto_default_mib,
+            initrd.memory_needed_mib,
+        )
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "target": str(address),

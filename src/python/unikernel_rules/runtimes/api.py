@@ -15,6 +15,16 @@ from pants.engine.target import FieldSet
 from pants.engine.unions import union
 from pants.util.frozendict import FrozenDict
 
+# RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
+KERNEL_MEMORY_BASE_MIB = 16
+# With a disk root the initramfs is tiny, but the kernel is bigger (the `disk` fragment's code
+# pushes its text past a 2 MiB alignment boundary: +2 MiB), and squashfs's block caches, the
+# overlay and the page cache of the files the app reads need RAM. Measured: a C app on a disk
+# root boots at 18 MiB, and so does one that reads a whole 40 MB CPython stdlib from the disk
+# (the page cache is reclaimable, so the floor does not grow with the image); 2 MiB of margin.
+# Runtimes with big working sets (CPython, the JVM heap) need more `memory` for themselves.
+DISK_ROOT_MEMORY_BASE_MIB = 20
+
 APP_DIR = "app"  # the app's files live under /app in the guest, its default working directory
 
 
@@ -45,5 +55,8 @@ class UnikernelApp:
     # RAM (MiB) the runtime itself needs on top of the kernel and its root filesystem, for the
     # image's memory estimate (manifest "memory_needed_mib", init's and the build's messages).
     memory_mib: int = 0
+    # RAM (MiB, the whole VM) a typical workload of the app runs well in: what an image whose
+    # `memory` is "auto" gets (0: the runtime has no opinion, the image's fixed default applies).
+    typical_memory_mib: int = 0
     # What the runtime decided, for the bundle's manifest.json ("app"): e.g. the JDK modules.
     info: FrozenDict[str, str] = FrozenDict()

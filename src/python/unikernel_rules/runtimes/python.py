@@ -66,6 +66,9 @@ from unikernel_rules.rootfs.layer_rules import (
     outputs_and_report,
 )
 from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.runtimes.api import DISK_ROOT_MEMORY_BASE_MIB
+from unikernel_rules.runtimes.python_memory import runtime_memory_mib, typical_memory_mib
+from unikernel_rules.runtimes.python_checks import check_requirements_locked, entry_point_message
 from unikernel_rules.subsystems.python_runtime import STDLIB, PythonRuntimeSubsystem
 from unikernel_rules.target_types import UnikernelStdlibField, UnikernelStdlibKeepField
 
@@ -139,16 +142,22 @@ def check_interpreter_constraints(
                 The `pex_binary` {address} cannot run in a unikernel image: its interpreter
                 constraints `{constraints}` do not admit the image's CPython {version} (Debian's
                 python3.11 from the Debian lock). Set `interpreter_constraints=["CPython==3.11.*"]`
-                on the app's targets (or in `[python].interpreter_constraints` / the resolve's
-                constraints), or use an image runtime with a matching Python.
+                on the `pex_binary` and on every `python_sources` it depends on (Pants 2.17 does
+                not take them from the resolve; a `__defaults__` in the app's BUILD file sets
+                them for all its targets), with a `resolve` locked for CPython 3.11
+                (docs/python.md, "Interpreter constraints on the targets").
                 """
             )
         )
 
 
-def _install_errors(result: FallibleProcessResult) -> str:
+# python_install.py's exit status when the entry point's module or function does not exist.
+ENTRY_POINT_ERROR_EXIT = 4
+
+
+def _install_errors(result: FallibleProcessResult, prefix: str = "UNIKERNEL_INSTALL_ERROR ") -> str:
     out = result.stdout.decode(errors="replace")
-    lines = [l.split(" ", 1)[1] for l in out.splitlines() if l.startswith("UNIKERNEL_INSTALL_ERROR ")]
+    lines = [l.split(" ", 1)[1] for l in out.splitlines() if l.startswith(prefix)]
     return "\n".join(lines) or (result.stderr.decode(errors="replace") + out).strip()[-4000:]
 
 
@@ -183,6 +192,7 @@ async def build_python_app(
         built_request.request.to_interpreter_constraints_request(),
     )
     check_interpreter_constraints(address, constraints, runtime.version, python_setup)
+    await check_requirements_locked(address, wrapped.target, python_setup)
 
     # The user's pex_binary as Pants would package it, but built for the image's CPython
     # minor version (wheels with its ABI tags) and with PEX's tools to install it.
@@ -208,6 +218,7 @@ async def build_python_app(
         "report": "report/install.json",
         "stdlib": wrapped.target[UnikernelStdlibField].value,
         "stdlib_keep": list(wrapped.target[UnikernelStdlibKeepField].value or ()),
+        "entry_point": {"module": entry_point.val.module, "function": entry_point.val.function},
     }
     script = importlib.resources.read_binary("unikernel_rules.runtimes", "python_install.py")
     files = await Get(
@@ -237,6 +248,11 @@ async def build_python_app(
             level=LogLevel.DEBUG,
         ),
     )
+    if result.exit_code == ENTRY_POINT_ERROR_EXIT:
+        problem = _install_errors(result, "UNIKERNEL_ENTRY_POINT_ERROR ")
+        raise InvalidFieldException(entry_point_message(
+            address, (field_set.entry_point.value or entry_point.val).spec, problem
+        ))
     if result.exit_code != 0:
         raise LayerBuildError(f"Installing {address} for its unikernel image failed:\n" + _install_errors(result))
     app_files, report = await outputs_and_report(result.output_digest, "report/install.json")
@@ -276,6 +292,7 @@ async def build_python_app(
     )
     digest = await Get(Digest, MergeDigests([runtime_files, app_files, libraries.digest]))
 
+    memory_mib = runtime_memory_mib(report.get("app_pyc_bytes", 0), report["distributions"])
     module, function = entry_point.val.module, entry_point.val.function
     python = f"{VENV_DIR}/bin/python3"
     # -I: isolated (no user site, no PYTHON* variables, no cwd on sys.path); -u: unbuffered
@@ -295,9 +312,10 @@ async def build_python_app(
         env=FrozenDict(report["inject_env"]),
         # ~40 MB of runtime: a read-only squashfs disk, read lazily, instead of RAM.
         root="disk",
-        # The interpreter's own heap and the app's imports: the example's measured floor is
-        # 29 MiB, 9 above the disk root's base (docs/benchmarks.md).
-        memory_mib=10,
+        # The interpreter's own heap, the app's imports and its libraries' known big
+        # allocations, from measured figures (python_memory.py, docs/python.md "Memory").
+        memory_mib=memory_mib,
+        typical_memory_mib=typical_memory_mib(DISK_ROOT_MEMORY_BASE_MIB + memory_mib),
     )
 
 

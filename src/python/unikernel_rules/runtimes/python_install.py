@@ -17,6 +17,7 @@ SPEC keys:
   version:     the interpreter's version, e.g. "3.11.2"
   report:      JSON report to write (entry point, files, native extensions, stdlib files)
   stdlib_keep: extra standard-library modules to keep (imported dynamically by the app)
+  entry_point: the entry point to check, {"module": ..., "function": ... or null} (optional)
 
 The venv is made by PEX's own tools (`PEX_TOOLS=1 app.pex venv`), then made relocatable to its
 guest path: `bin/` keeps only `python*` symlinks to the guest interpreter, `pyvenv.cfg` names
@@ -135,6 +136,15 @@ def native_extensions(venv_dir: str, out: str) -> list:
     return sorted(found)
 
 
+def pyc_bytes(venv_dir: str) -> int:
+    """Bytes of compiled modules in the venv (the app and its requirements): for the image's
+    memory estimate, since the heap of imported modules grows with them."""
+    total = 0
+    for dirpath, _, filenames in os.walk(venv_dir):
+        total += sum(os.path.getsize(os.path.join(dirpath, n)) for n in filenames if n.endswith(".pyc"))
+    return total
+
+
 # What the interpreter itself needs besides the app's imports: start-up (site, encodings and
 # every codec, which are looked up by name at run time), `-m`, and printing tracebacks.
 STARTUP_MODULES = (
@@ -231,6 +241,86 @@ def stdlib_files(venv_site: str, entry_module: str, extra: list) -> list:
     return sorted(p for p in keep if os.path.exists(os.path.join(stdlib, p)))
 
 
+def _top_level_names(body: list) -> "set | None":
+    """Names a module binds at its top level (also inside top-level `if`/`try`/`with`), or None
+    when it cannot be told statically (`from x import *`, a module `__getattr__`)."""
+    import ast
+
+    names = set()
+    for node in body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for sub in ast.walk(target):
+                    if isinstance(sub, ast.Name):
+                        names.add(sub.id)
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            blocks = [node.body, getattr(node, "orelse", []), getattr(node, "finalbody", [])]
+            blocks += [h.body for h in getattr(node, "handlers", [])]
+            for block in blocks:
+                inner = _top_level_names(block)
+                if inner is None:
+                    return None
+                names |= inner
+    if "__getattr__" in names:
+        return None
+    return names
+
+
+def check_entry_point(site_packages: str, module: str, function: "str | None") -> "str | None":
+    """What is wrong with the entry point `module[:function]` in an installed venv, or None.
+
+    Static only (nothing of the app runs at build time): the module's file must exist under
+    site-packages (`a/b.py`, `a/b/__init__.py`, or an extension `a/b.*.so`); `-m` of a package
+    needs its `__main__.py`; the function must be bound at the module's top level (a def, a
+    class, an assignment or an import), unless the module's names cannot be told statically."""
+    import ast
+
+    parts = module.split(".")
+    base = os.path.join(site_packages, *parts)
+    parent = os.path.dirname(base)
+    source = None
+    if os.path.isfile(base + ".py"):
+        source = base + ".py"
+    elif os.path.isfile(os.path.join(base, "__init__.py")):
+        source = os.path.join(base, "__init__.py")
+        if function is None and not os.path.isfile(os.path.join(base, "__main__.py")):
+            return f"`{module}` is a package without a `__main__.py`, so `python -m {module}` cannot run it"
+    elif os.path.isdir(parent) and any(
+        name.startswith(parts[-1] + ".") and name.endswith(".so") for name in os.listdir(parent)
+    ):
+        return None  # a compiled extension module: its names cannot be read
+    elif os.path.isdir(base):
+        if function is None and os.path.isfile(os.path.join(base, "__main__.py")):
+            return None
+        return f"`{module}` is a directory without `__init__.py`{' or `__main__.py`' if function is None else ''}, not a module"
+    else:
+        return f"no module `{module}` is in the app (looked for {'/'.join(parts)}.py and {'/'.join(parts)}/__init__.py in its sources and requirements)"
+    if function is None:
+        return None
+    with open(source, "rb") as f:
+        try:
+            tree = ast.parse(f.read(), filename=source)
+        except SyntaxError as e:
+            return f"the module `{module}` does not parse: {e}"
+    names = _top_level_names(tree.body)
+    head = function.split(".")[0]
+    if names is None or head in names:
+        return None
+    if source.endswith("__init__.py") and (
+        os.path.isfile(os.path.join(base, head + ".py")) or os.path.isdir(os.path.join(base, head))
+    ):
+        return None  # `package:submodule`
+    return f"the module `{module}` defines no `{head}` at its top level"
+
+
 def main(argv: list) -> int:
     with open(argv[1]) as f:
         spec = json.load(f)
@@ -244,10 +334,17 @@ def main(argv: list) -> int:
         compile_venv(out, venv_dir)
         check_no_sandbox_paths(out)
         major_minor = ".".join(spec["version"].split(".")[:2])
+        site_packages = os.path.join(venv_dir, "lib", f"python{major_minor}", "site-packages")
+        entry_point = spec.get("entry_point")
+        if entry_point:
+            problem = check_entry_point(site_packages, entry_point["module"], entry_point.get("function"))
+            if problem:
+                print(f"UNIKERNEL_ENTRY_POINT_ERROR {problem}")
+                return 4
         entry = (info.get("entry_point") or "").split(":")[0]
         stdlib = (
             stdlib_files(
-                os.path.join(venv_dir, "lib", f"python{major_minor}", "site-packages"),
+                site_packages,
                 entry,
                 spec.get("stdlib_keep", []),
             )
@@ -263,6 +360,7 @@ def main(argv: list) -> int:
         "inject_env": info.get("inject_env", {}),
         "native_extensions": native_extensions(venv_dir, out),
         "distributions": sorted(info.get("distributions", {})),
+        "app_pyc_bytes": pyc_bytes(venv_dir),
         "stdlib_files": stdlib,
     }
     os.makedirs(os.path.dirname(spec["report"]) or ".", exist_ok=True)

@@ -54,3 +54,48 @@ def test_stdlib_keep_must_name_stdlib_modules(tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text("")
     with pytest.raises(python_install.InstallError, match="no_such_module_xyz"):
         python_install.stdlib_files(str(tmp_path), "main", ["no_such_module_xyz"])
+
+
+def _site(tmp_path: Path, files: dict) -> str:
+    for rel, text in files.items():
+        path = tmp_path / "site" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return str(tmp_path / "site")
+
+
+def test_entry_point_that_exists(tmp_path: Path) -> None:
+    site = _site(
+        tmp_path,
+        {
+            "serve.py": "import sys\nif True:\n    def main():\n        pass\n",
+            "pkg/__init__.py": "from .impl import run as start\n",
+            "pkg/__main__.py": "",
+            "pkg/sub.py": "main = lambda: 0\n",
+            "ns/tool.py": "try:\n    from fast import go\nexcept ImportError:\n    def go(): pass\n",
+            "star.py": "from os.path import *\n",
+        },
+    )
+    check = python_install.check_entry_point
+    assert check(site, "serve", "main") is None
+    assert check(site, "serve", None) is None
+    assert check(site, "pkg", None) is None  # has __main__.py
+    assert check(site, "pkg", "start") is None  # bound by an import
+    assert check(site, "pkg", "sub") is None  # a submodule
+    assert check(site, "pkg.sub", "main") is None
+    assert check(site, "ns.tool", "go") is None  # namespace package, name bound in try/except
+    assert check(site, "star", "anything") is None  # `import *`: cannot tell, so no error
+
+
+def test_entry_point_that_does_not_exist(tmp_path: Path) -> None:
+    site = _site(
+        tmp_path,
+        {"serve.py": "def main():\n    def inner(): pass\n", "lib/__init__.py": "", "ns/x.py": ""},
+    )
+    check = python_install.check_entry_point
+    assert "no module `nosuch`" in check(site, "nosuch", "main")
+    assert "no module `serve.x`" in check(site, "serve.x", None)
+    assert "defines no `inner`" in check(site, "serve", "inner")  # not at the top level
+    assert "defines no `mian`" in check(site, "serve", "mian")
+    assert "without a `__main__.py`" in check(site, "lib", None)
+    assert "without `__init__.py`" in check(site, "ns", None)
