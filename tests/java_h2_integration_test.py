@@ -175,3 +175,35 @@ def test_gui_runtime_lists_the_whole_missing_closure_with_java_advice(repo: Repo
     # All at once: every X11 library of libawt_xawt.so, not just the first.
     for soname in ("libXext.so.6", "libXrender.so.1", "libXtst.so.6", "libXi.so.6"):
         assert soname in text, text
+
+
+def test_excluded_jdk_modules_warn_or_fail(repo: RepoCopy) -> None:
+    # java.desktop: H2's server never loads it, so excluding it is allowed, with a warning
+    # that jdeps found it in use.
+    image = repo.write_java_app(
+        "testprojects/javarun/nodesktop",
+        {},
+        program=(
+            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
+            'ignore_missing_deps=True, exclude_jdk_modules=["java.desktop"]'
+        ),
+    )
+    result = repo.run("package", image)
+    result.assert_success()
+    assert "`exclude_jdk_modules` leaves out java.desktop, which jdeps found" in result.stderr, result.stderr
+    manifest = json.loads((repo.bundle("testprojects.javarun.nodesktop/image") / "manifest.json").read_text())
+    assert "java.desktop" not in manifest["app"]["jdk_modules"].split(","), manifest["app"]
+    assert manifest["app"]["headless"] == "no", manifest["app"]  # nothing to trim, no property
+    # java.xml: java.sql requires it, so jlink would link it anyway: an error naming java.sql.
+    image = repo.write_java_app(
+        "testprojects/javabad/noxml",
+        {},
+        program=(
+            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
+            'ignore_missing_deps=True, exclude_jdk_modules=["java.xml"]'
+        ),
+    )
+    fails_with(
+        repo, "package", image,
+        expect=["testprojects/javabad/noxml:app", "java.xml is excluded (`exclude_jdk_modules`)", "java.sql"],
+    )

@@ -264,6 +264,7 @@ class JavaRuntimeRequest:
     exclude_libraries: Tuple[str, ...] = ()
     # `exclude_jdk_modules`: an error if jlink links one anyway (another module requires it).
     exclude_modules: Tuple[str, ...] = ()
+    program: str = ""  # for errors only (not in the process: runtimes are shared by programs)
 
 
 @dataclass(frozen=True)
@@ -302,6 +303,7 @@ async def link_java_runtime(
         spec["exclude_libraries"] = list(request.exclude_libraries)
     if request.exclude_modules:
         spec["exclude_modules"] = list(request.exclude_modules)
+        spec["jmod"] = list(jdk.tool("jmod"))
     result = await run_tool_script(
         tools,
         "java_jre.py",
@@ -314,7 +316,8 @@ async def link_java_runtime(
     )
     if result.exit_code == 3:
         raise InvalidFieldException(
-            f"Linking the Java runtime ({', '.join(request.modules)}) failed:\n" + tool_errors(result, JAVA_ERROR)
+            f"Linking the Java runtime of {request.program} ({', '.join(request.modules)}) failed:\n"
+            + tool_errors(result, JAVA_ERROR)
         )
     if result.exit_code != 0:
         raise LayerBuildError(
@@ -473,7 +476,7 @@ async def build_java_app(
     no_gui = headless_libraries(headless, modules, subsystem.headless_excluded_libraries)
     own, runtime = await MultiGet(
         Get(Digest, AddPrefix(app_files, APP_DIR)),
-        Get(JavaRuntime, JavaRuntimeRequest(modules, exclude_libraries=no_gui, exclude_modules=excluded)),
+        Get(JavaRuntime, JavaRuntimeRequest(modules, no_gui, excluded, program=str(address))),
     )
     packages = await program_packages(jdk.tree, debian_packages, f"the `debian_packages` field of {address}")
     app_and_libs = await Get(Digest, MergeDigests([runtime.digest, packages.libraries]))
@@ -539,7 +542,9 @@ async def build_java_app(
         # The JVM + modules + CDS are ~60 MB unpacked: a read-only squashfs disk, read lazily.
         root="disk",
         # The JVM's heap, metaspace, code cache and the CDS archive's written pages: the
-        # example's measured floor is 46 MiB, 26 above the disk root's base (docs/benchmarks.md).
+        # estimate is 20 (disk root) + 26 = 46 MiB. Measured floors: hello_http 45-46 MiB
+        # (docs/benchmarks.md); the H2 server (9 JDK modules with java.desktop, a 2.6 MB jar,
+        # serving its console page) 43 MiB (2026-12-01, by hand; 42 fails).
         memory_mib=26,
     )
 

@@ -18,6 +18,7 @@ that keeps the modules reuses it):
                  the AWT/X11, sound and font libraries), optional
   exclude_modules: modules that must NOT be in the runtime: an error if jlink linked one anyway
                  because a linked module requires it, optional
+  jmod:          argv prefix of the JDK's `jmod` (names the modules that require an excluded one)
   report:        JSON report: files, bytes, elf files, excluded libraries
 
 `"mode": "cds"`: a class-data sharing archive of the JDK's default class list plus every class
@@ -82,24 +83,29 @@ def linked_modules(home: str) -> List[str]:
     return []
 
 
-def required_by(module_path: str, modules: Sequence[str], excluded: str) -> List[str]:
-    """Which of `modules` (the linked ones) declare `requires excluded` in their jmod's
-    module-info, as far as it can be read cheaply (the class file's constant pool holds the
-    names of required modules as UTF-8 strings)."""
+def requires(describe: str) -> List[str]:
+    """The modules a `jmod describe` output says the module requires."""
     found = []
-    needle = excluded.encode()
-    for m in modules:
-        if m == excluded:
-            continue
-        jmod = os.path.join(module_path, f"{m}.jmod")
-        try:
-            with zipfile.ZipFile(jmod) as z:  # a jmod is a zip after its 4-byte header
-                data = z.read("classes/module-info.class")
-        except (OSError, KeyError, zipfile.BadZipFile):
-            continue
-        if needle in data:
-            found.append(m)
+    for line in describe.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "requires":
+            found.append(parts[1])
     return found
+
+
+def required_by(jmod: Sequence[str], module_path: str, modules: Sequence[str], excluded: str) -> List[str]:
+    """Which of `modules` (the linked ones) require `excluded`, by `jmod describe` (argv
+    prefix `jmod`; empty: unknown)."""
+    found = []
+    for m in modules:
+        if m == excluded or not jmod:
+            continue
+        result = subprocess.run(
+            [*jmod, "describe", os.path.join(module_path, f"{m}.jmod")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        if result.returncode == 0 and excluded in requires(result.stdout.decode(errors="replace")):
+            found.append(m)
+    return sorted(found)
 
 
 def remove_libraries(home: str, names: Sequence[str]) -> List[str]:
@@ -129,7 +135,7 @@ def build(spec: dict) -> dict:
     linked = linked_modules(home)
     for excluded in spec.get("exclude_modules", ()):
         if excluded in linked:
-            users = required_by(spec["module_path"], linked, excluded)
+            users = required_by(spec.get("jmod", ()), spec["module_path"], linked, excluded)
             raise JreError(
                 f"The module {excluded} is excluded (`exclude_jdk_modules`), but jlink linked it "
                 "because other modules of the runtime require it"

@@ -52,8 +52,6 @@ def test_linked_modules_and_removed_libraries(tmp_path: Path) -> None:
 def test_an_excluded_module_that_jlink_links_anyway_is_an_error(tmp_path: Path) -> None:
     jmods = tmp_path / "jmods"
     jmods.mkdir()
-    with zipfile.ZipFile(jmods / "java.sql.jmod", "w") as z:
-        z.writestr("classes/module-info.class", b"\xca\xfe\xba\xbe...java.logging...java.xml...")
     # A fake jlink (its last argument is the output) that links the modules java.sql requires.
     script = 'for a; do out="$a"; done; mkdir -p "$out/lib"; echo \'MODULES="java.base java.logging java.sql java.xml"\' > "$out/release"'
     spec = {
@@ -61,6 +59,8 @@ def test_an_excluded_module_that_jlink_links_anyway_is_an_error(tmp_path: Path) 
         "module_path": str(jmods), "modules": ["java.sql"], "options": [], "out": str(tmp_path / "out"),
         "home": "opt/java", "strip": [], "report": str(tmp_path / "report.json"),
         "exclude_modules": ["java.logging"],
+        # A fake `jmod describe`: java.sql requires java.logging, the others nothing.
+        "jmod": ["sh", "-c", 'case "$2" in *java.sql.jmod) echo "java.sql@17"; echo "requires java.logging transitive";; esac', "jmod"],
     }
     try:
         java_jre.build(spec)
