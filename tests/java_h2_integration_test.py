@@ -207,3 +207,23 @@ def test_excluded_jdk_modules_warn_or_fail(repo: RepoCopy) -> None:
         repo, "package", image,
         expect=["testprojects/javabad/noxml:app", "java.xml is excluded (`exclude_jdk_modules`)", "java.sql"],
     )
+
+
+def test_debian_packages_bring_their_libraries_and_locked_dependencies(repo: RepoCopy) -> None:
+    # A headless runtime (no font library of its own) plus FreeType for a JNI/JNA user: the
+    # package's libraries and what they need (libpng, brotli: its locked dependencies) go in.
+    image = repo.write_java_app(
+        "testprojects/javarun/freetype",
+        {},
+        program=(
+            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
+            'ignore_missing_deps=True, debian_packages=["libfreetype6"]'
+        ),
+    )
+    repo.run("package", image).assert_success()
+    bundle = repo.bundle("testprojects.javarun.freetype/image")
+    assert json.loads((bundle / "manifest.json").read_text())["app"]["debian_packages"] == "libfreetype6"
+    files = _disk_files(bundle / "rootfs.img")
+    for soname in ("libfreetype.so.6", "libpng16.so.16", "libbrotlidec.so.1"):
+        assert f"usr/lib/x86_64-linux-gnu/{soname}" in files, sorted(files)
+    assert "opt/java/lib/libfontmanager.so" not in files  # still headless
