@@ -115,9 +115,9 @@ class JavaDebianPackagesField(StringSequenceField):
         Debian packages from the Debian lock whose shared libraries this program needs: a jar's
         JNI or JNA library, or the X11/sound/font libraries of a non-headless runtime, e.g.
         `["libfreetype6"]`. Every shared library of these packages goes into the image with the
-        libraries it needs (from their locked dependencies). A package must be in
-        `[debian-lock].packages` (add it there, then `pants generate-lockfiles
-        --resolve=debian`).
+        libraries it needs (from their locked dependencies). A package must be in the Debian
+        lock: list it in `[debian-lock].packages` (so that re-locking keeps it even if nothing
+        else depends on it), then run `pants generate-lockfiles --resolve=debian`.
         """
     )
 
