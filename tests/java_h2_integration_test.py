@@ -25,6 +25,9 @@ SERVER = "testprojects/java/h2:image"
 SERVER_BUNDLE = "testprojects.java.h2/image"
 JDBC = "testprojects/java/h2:jdbc-image"
 READY = "Web Console server running at"
+# H2's server as a `java_program` without sources (H2 refers to optional libraries it uses
+# only when present), with `extra` fields.
+H2_PROGRAM = 'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], ignore_missing_deps=True, {}'
 GUI_LIBRARIES = ("libawt_xawt.so", "libjawt.so", "libsplashscreen.so", "libjsound.so", "libfontmanager.so")
 
 
@@ -154,10 +157,7 @@ def test_gui_runtime_lists_the_whole_missing_closure_with_java_advice(repo: Repo
     image = repo.write_java_app(
         "testprojects/javabad/gui",
         {},
-        program=(
-            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
-            "ignore_missing_deps=True, headless=False"
-        ),
+        program=H2_PROGRAM.format('headless=False'),
     )
     text = fails_with(
         repo, "package", image,
@@ -183,10 +183,7 @@ def test_excluded_jdk_modules_warn_or_fail(repo: RepoCopy) -> None:
     image = repo.write_java_app(
         "testprojects/javarun/nodesktop",
         {},
-        program=(
-            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
-            'ignore_missing_deps=True, exclude_jdk_modules=["java.desktop"]'
-        ),
+        program=H2_PROGRAM.format('exclude_jdk_modules=["java.desktop"]'),
     )
     result = repo.run("package", image)
     result.assert_success()
@@ -198,10 +195,7 @@ def test_excluded_jdk_modules_warn_or_fail(repo: RepoCopy) -> None:
     image = repo.write_java_app(
         "testprojects/javabad/noxml",
         {},
-        program=(
-            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
-            'ignore_missing_deps=True, exclude_jdk_modules=["java.xml"]'
-        ),
+        program=H2_PROGRAM.format('exclude_jdk_modules=["java.xml"]'),
     )
     fails_with(
         repo, "package", image,
@@ -215,10 +209,7 @@ def test_debian_packages_bring_their_libraries_and_locked_dependencies(repo: Rep
     image = repo.write_java_app(
         "testprojects/javarun/freetype",
         {},
-        program=(
-            'main_class="org.h2.tools.Server", dependencies=["3rdparty/jvm:h2"], '
-            'ignore_missing_deps=True, debian_packages=["libfreetype6"]'
-        ),
+        program=H2_PROGRAM.format('debian_packages=["libfreetype6"]'),
     )
     repo.run("package", image).assert_success()
     bundle = repo.bundle("testprojects.javarun.freetype/image")
