@@ -13,6 +13,7 @@ Boot runs `/opt/java/bin/java <jvm options> -cp /app/app.jar:/app/lib/... <main 
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from dataclasses import dataclass
 from typing import List, Tuple
@@ -54,10 +55,24 @@ from unikernel_rules.rootfs.layer_rules import (
     tool_errors,
 )
 from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.runtimes.java_native import (
+    excluded_but_used,
+    headless_libraries,
+    locked_debian_packages,
+    missing_libraries_error,
+    program_packages,
+)
 from unikernel_rules.subsystems.debian_tools import DebianTools
-from unikernel_rules.subsystems.java_runtime import JAVA_HOME, JavaRuntimeSubsystem
+from unikernel_rules.subsystems.java_runtime import (
+    DESKTOP_MODULE,
+    HEADLESS_PROPERTY,
+    JAVA_HOME,
+    JavaRuntimeSubsystem,
+)
 from unikernel_rules.target_types import (
     JavaCdsField,
+    JavaDebianPackagesField,
+    JavaHeadlessField,
     JavacOptionsField,
     JavaDependenciesField,
     JavaJarCoordinateField,
@@ -66,9 +81,12 @@ from unikernel_rules.target_types import (
     JavaMainClassField,
     JavaSourcesField,
     JdepsIgnoreMissingDepsField,
+    JdkModulesExcludeField,
     JdkModulesField,
     JvmOptionsField,
 )
+
+logger = logging.getLogger(__name__)
 
 JAVA_ERROR = "UNIKERNEL_JAVA_ERROR"
 JDK_DIR = "jdk"  # where the JDK tree sits in the sandbox
@@ -83,6 +101,9 @@ class JavaAppFieldSet(UnikernelAppFieldSet):
     main_class: JavaMainClassField
     dependencies: JavaDependenciesField
     jdk_modules: JdkModulesField
+    exclude_jdk_modules: JdkModulesExcludeField
+    headless: JavaHeadlessField
+    debian_packages: JavaDebianPackagesField
     ignore_missing_deps: JdepsIgnoreMissingDepsField
     javac_options: JavacOptionsField
     jvm_options: JvmOptionsField
@@ -239,6 +260,11 @@ async def java_jar(request: JavaJarRequest, subsystem: JavaRuntimeSubsystem) -> 
 @dataclass(frozen=True)
 class JavaRuntimeRequest:
     modules: Tuple[str, ...]  # sorted
+    # Headless mode: file names removed from the runtime's lib/ (sorted; empty: keep all).
+    exclude_libraries: Tuple[str, ...] = ()
+    # `exclude_jdk_modules`: an error if jlink links one anyway (another module requires it).
+    exclude_modules: Tuple[str, ...] = ()
+    program: str = ""  # for errors only (not in the process: runtimes are shared by programs)
 
 
 @dataclass(frozen=True)
@@ -246,6 +272,7 @@ class JavaRuntime:
     digest: Digest  # at guest paths (opt/java/...)
     elf: Tuple[str, ...]  # guest paths of its ELF files
     bytes: int
+    excluded_libraries: Tuple[str, ...] = ()  # removed from lib/ (headless)
 
 
 # Each process ships only its own script: a change to one does not invalidate the other's cache.
@@ -271,6 +298,12 @@ async def link_java_runtime(
         "strip": list(jdk.strip_argv),
         "report": "report/jre.json",
     }
+    # Only when set: the spec is the process's cache key, unchanged for runtimes without them.
+    if request.exclude_libraries:
+        spec["exclude_libraries"] = list(request.exclude_libraries)
+    if request.exclude_modules:
+        spec["exclude_modules"] = list(request.exclude_modules)
+        spec["jmod"] = list(jdk.tool("jmod"))
     result = await run_tool_script(
         tools,
         "java_jre.py",
@@ -281,13 +314,23 @@ async def link_java_runtime(
         level=LogLevel.INFO,
         scripts=JRE_SCRIPT,
     )
+    if result.exit_code == 3:
+        raise InvalidFieldException(
+            f"Linking the Java runtime of {request.program} ({', '.join(request.modules)}) failed:\n"
+            + tool_errors(result, JAVA_ERROR)
+        )
     if result.exit_code != 0:
         raise LayerBuildError(
             f"Linking the Java runtime ({', '.join(request.modules)}) failed:\n"
             + tool_errors(result, JAVA_ERROR)
         )
     runtime, report = await outputs_and_report(result.output_digest, "report/jre.json")
-    return JavaRuntime(digest=runtime, elf=tuple(report["elf"]), bytes=report["bytes"])
+    return JavaRuntime(
+        digest=runtime,
+        elf=tuple(report["elf"]),
+        bytes=report["bytes"],
+        excluded_libraries=tuple(report.get("excluded_libraries", ())),
+    )
 
 
 CDS_ARCHIVE = "app.jsa"  # in the guest's /app
@@ -346,15 +389,22 @@ async def dump_java_cds(request: JavaCdsRequest, subsystem: JavaRuntimeSubsystem
 
 
 def _check_modules(field_set: JavaAppFieldSet, jdk: Jdk) -> None:
-    unknown = [m for m in field_set.jdk_modules.value or () if m not in jdk.modules]
-    if unknown:
-        raise InvalidFieldException(
-            softwrap(
-                f"""
-                The `jdk_modules` field of {field_set.address} names {', '.join(unknown)}, which
-                the JDK does not have. Its modules are: {', '.join(jdk.modules)}.
-                """
+    for field in (field_set.jdk_modules, field_set.exclude_jdk_modules):
+        unknown = [m for m in field.value or () if m not in jdk.modules]
+        if unknown:
+            raise InvalidFieldException(
+                softwrap(
+                    f"""
+                    The `{field.alias}` field of {field_set.address} names {', '.join(unknown)},
+                    which the JDK does not have. Its modules are: {', '.join(jdk.modules)}.
+                    """
+                )
             )
+    both = sorted(set(field_set.jdk_modules.value or ()) & set(field_set.exclude_jdk_modules.value or ()))
+    if both:
+        raise InvalidFieldException(
+            f"{field_set.address} names {', '.join(both)} both in `jdk_modules` and in "
+            "`exclude_jdk_modules`; keep it in one of them."
         )
 
 
@@ -369,6 +419,8 @@ async def build_java_app(
         Get(TransitiveTargets, TransitiveTargetsRequest([address])),
     )
     _check_modules(field_set, jdk)
+    debian_packages = tuple(field_set.debian_packages.value or ())
+    await locked_debian_packages(address, debian_packages)
     jar_targets = [t for t in transitive.dependencies if t.has_field(JavaJarSha256Field)]
     jars: List[JavaJar] = list(await MultiGet(Get(JavaJar, JavaJarRequest(t)) for t in jar_targets))
     names = {}
@@ -411,23 +463,41 @@ async def build_java_app(
         raise LayerBuildError(f"Building {address} failed:\n" + tool_errors(result, JAVA_ERROR))
     app_files, report = await outputs_and_report(result.output_digest, "report/build.json")
 
-    modules = tuple(sorted(set(report["modules"]) | set(field_set.jdk_modules.value or ())))
-    runtime = await Get(JavaRuntime, JavaRuntimeRequest(modules))
-    app, libraries = await MultiGet(
+    excluded = tuple(sorted(field_set.exclude_jdk_modules.value or ()))
+    used_but_excluded = excluded_but_used(report["modules"], excluded)
+    if used_but_excluded:
+        logger.warning(
+            f"{address}: `exclude_jdk_modules` leaves out {', '.join(used_but_excluded)}, which "
+            "jdeps found the program or its jars use: a class of it that runs fails with "
+            "NoClassDefFoundError. Remove it from `exclude_jdk_modules` if the app needs it."
+        )
+    modules = tuple(sorted((set(report["modules"]) | set(field_set.jdk_modules.value or ())) - set(excluded)))
+    headless = bool(field_set.headless.value)
+    no_gui = headless_libraries(headless, modules, subsystem.headless_excluded_libraries)
+    own, runtime = await MultiGet(
         Get(Digest, AddPrefix(app_files, APP_DIR)),
-        Get(
-            NativeLibraries,
-            NativeLibrariesRequest(
-                tree=jdk.tree,
-                app=runtime.digest,
-                roots=runtime.elf,
-                layer_files=(),
-                description_of_origin=f"the Java runtime of {address}",
-                extra_packages_option="[unikernel-java].jdk_packages",
-            ),
+        Get(JavaRuntime, JavaRuntimeRequest(modules, no_gui, excluded, program=str(address))),
+    )
+    packages = await program_packages(jdk.tree, debian_packages, f"the `debian_packages` field of {address}")
+    app_and_libs = await Get(Digest, MergeDigests([runtime.digest, packages.libraries]))
+    libraries = await Get(
+        NativeLibraries,
+        NativeLibrariesRequest(
+            tree=packages.tree,
+            app=app_and_libs,
+            roots=(*runtime.elf, *packages.roots),
+            layer_files=(),
+            description_of_origin=f"the Java runtime of {address}",
+            extra_packages_option=f"the `debian_packages` field of {address}",
+            raise_on_missing=False,
         ),
     )
-    digest = await Get(Digest, MergeDigests([runtime.digest, libraries.digest, app]))
+    if libraries.missing:
+        raise LayerBuildError(
+            missing_libraries_error(address, libraries.missing, headless, DESKTOP_MODULE in modules)
+        )
+    app = own
+    digest = await Get(Digest, MergeDigests([app_and_libs, libraries.digest, app]))
     # Relative to the working directory /app: the CDS archive records the class path as given.
     classpath = ":".join(report["classpath"])
     cds_options: Tuple[str, ...] = ()
@@ -445,6 +515,7 @@ async def build_java_app(
     command = (
         f"{JAVA_HOME}/bin/java",
         *subsystem.jvm_options,
+        *((HEADLESS_PROPERTY,) if no_gui else ()),
         *cds_options,
         *(field_set.jvm_options.value or ()),
         "-cp",
@@ -463,12 +534,17 @@ async def build_java_app(
                 "workdir": f"/{APP_DIR}",
                 "jdk_modules": ",".join(modules),
                 "cds": "yes" if field_set.cds.value else "no",
+                "headless": "yes" if no_gui else "no",
+                "excluded_libraries": ",".join(runtime.excluded_libraries),
+                "debian_packages": ",".join(debian_packages),
             }
         ),
         # The JVM + modules + CDS are ~60 MB unpacked: a read-only squashfs disk, read lazily.
         root="disk",
         # The JVM's heap, metaspace, code cache and the CDS archive's written pages: the
-        # example's measured floor is 46 MiB, 26 above the disk root's base (docs/benchmarks.md).
+        # estimate is 20 (disk root) + 26 = 46 MiB. Measured floors: hello_http 45-46 MiB
+        # (docs/benchmarks.md); the H2 server (9 JDK modules with java.desktop, a 2.6 MB jar,
+        # serving its console page) 43 MiB (2026-12-01, by hand; 42 fails).
         memory_mib=26,
     )
 

@@ -14,7 +14,12 @@ that keeps the modules reuses it):
   out:           output tree; the runtime goes to `<out>/<home>`
   home:          the runtime's guest path without the leading `/`, e.g. "opt/java"
   strip:         argv prefix of `strip`, or [] for no stripping
-  report:        JSON report: files, bytes, elf files
+  exclude_libraries: file names removed from the runtime's `lib/` after jlink (headless mode:
+                 the AWT/X11, sound and font libraries), optional
+  exclude_modules: modules that must NOT be in the runtime: an error if jlink linked one anyway
+                 because a linked module requires it, optional
+  jmod:          argv prefix of the JDK's `jmod` (names the modules that require an excluded one)
+  report:        JSON report: files, bytes, elf files, excluded libraries
 
 `"mode": "cds"`: a class-data sharing archive of the JDK's default class list plus every class
 of the app's jars, dumped by the image's own `java` in a copy of the guest's root filesystem:
@@ -66,6 +71,54 @@ def is_elf(path: str) -> bool:
         return f.read(4) == b"\x7fELF"
 
 
+def linked_modules(home: str) -> List[str]:
+    """The modules jlink put into a runtime: the `MODULES` line of its `release` file."""
+    try:
+        with open(os.path.join(home, "release")) as f:
+            for line in f:
+                if line.startswith("MODULES="):
+                    return line.split("=", 1)[1].strip().strip('"').split()
+    except OSError:
+        pass
+    return []
+
+
+def requires(describe: str) -> List[str]:
+    """The modules a `jmod describe` output says the module requires."""
+    found = []
+    for line in describe.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "requires":
+            found.append(parts[1])
+    return found
+
+
+def required_by(jmod: Sequence[str], module_path: str, modules: Sequence[str], excluded: str) -> List[str]:
+    """Which of `modules` (the linked ones) require `excluded`, by `jmod describe` (argv
+    prefix `jmod`; empty: unknown)."""
+    found = []
+    for m in modules:
+        if m == excluded or not jmod:
+            continue
+        result = subprocess.run(
+            [*jmod, "describe", os.path.join(module_path, f"{m}.jmod")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        if result.returncode == 0 and excluded in requires(result.stdout.decode(errors="replace")):
+            found.append(m)
+    return sorted(found)
+
+
+def remove_libraries(home: str, names: Sequence[str]) -> List[str]:
+    """Delete `lib/<name>` for each name of `names` present; the removed names, sorted."""
+    removed = []
+    for name in names:
+        path = os.path.join(home, "lib", name)
+        if os.path.lexists(path):
+            os.remove(path)
+            removed.append(name)
+    return sorted(removed)
+
+
 def build(spec: dict) -> dict:
     home = os.path.join(spec["out"], spec["home"])
     os.makedirs(os.path.dirname(home), exist_ok=True)
@@ -79,6 +132,17 @@ def build(spec: dict) -> dict:
         ],
         "jlink",
     )
+    linked = linked_modules(home)
+    for excluded in spec.get("exclude_modules", ()):
+        if excluded in linked:
+            users = required_by(spec.get("jmod", ()), spec["module_path"], linked, excluded)
+            raise JreError(
+                f"The module {excluded} is excluded (`exclude_jdk_modules`), but jlink linked it "
+                "because other modules of the runtime require it"
+                + (f" ({', '.join(users)})" if users else "")
+                + ". Exclude those too, or keep it."
+            )
+    removed = remove_libraries(home, spec.get("exclude_libraries", ()))
     elf = [f for f in files_under(home) if is_elf(os.path.join(home, f))]
     if spec["strip"]:
         for rel in elf:
@@ -92,6 +156,8 @@ def build(spec: dict) -> dict:
         "files": len(files),
         "bytes": sum(os.lstat(os.path.join(home, f)).st_size for f in files),
         "elf": ["/" + os.path.join(spec["home"], f) for f in elf],
+        "excluded_libraries": removed,
+        "modules": linked,
     }
 
 

@@ -10,6 +10,23 @@ from pants.util.strutil import softwrap
 # Where the image's runtime (the jlink output) and the app live in the guest.
 JAVA_HOME = "/opt/java"
 
+# The module whose native libraries headless mode trims, and the property that tells AWT.
+DESKTOP_MODULE = "java.desktop"
+HEADLESS_PROPERTY = "-Djava.awt.headless=true"
+
+# The native libraries of java.desktop that a headless JVM never loads, each with what it is
+# for and the Debian packages it would pull in (libawt.so, libawt_headless.so and
+# libmlib_image.so stay: headless AWT, BufferedImage and java.beans need no other library).
+HEADLESS_EXCLUDED_LIBRARIES = {
+    "libawt_xawt.so": "the X11 display (libX11, libXext, libXrender, libXi, libXtst)",
+    "libjawt.so": "the AWT native interface for X11 windows",
+    "libsplashscreen.so": "the startup splash screen (X11, GIF, PNG, JPEG)",
+    "libjsound.so": "javax.sound (ALSA: libasound)",
+    "libfontmanager.so": "font rendering (FreeType, HarfBuzz)",
+    "libjavajpeg.so": "ImageIO's JPEG codec (libjpeg)",
+    "liblcms.so": "java.awt.color's colour management (Little CMS)",
+}
+
 
 class JavaRuntimeSubsystem(Subsystem):
     options_scope = "unikernel-java"
@@ -104,6 +121,20 @@ class JavaRuntimeSubsystem(Subsystem):
             of at most 60% of the VM's memory.
             """
         ),
+    )
+    headless_excluded_libraries = StrListOption(
+        default=sorted(HEADLESS_EXCLUDED_LIBRARIES),
+        help=softwrap(
+            """
+            The native libraries of the `java.desktop` module removed from the runtime of a
+            headless `java_program` (the default, `headless=True`): the X11 display, the splash
+            screen, sound, fonts, the JPEG codec and colour management, which need X11, ALSA,
+            FreeType and other Debian packages and which a server never loads. The JVM then runs
+            with `-Djava.awt.headless=true`. Remove a name to keep that library (and add the
+            Debian packages it needs to the program's `debian_packages`).
+            """
+        ),
+        advanced=True,
     )
     cds_heap = StrOption(
         default="128m",

@@ -77,6 +77,51 @@ class JdkModulesField(StringSequenceField):
     )
 
 
+class JdkModulesExcludeField(StringSequenceField):
+    alias = "exclude_jdk_modules"
+    default = ()
+    help = softwrap(
+        """
+        JDK modules to leave out of the image's runtime although `jdeps` finds them, for
+        modules only code paths the app never takes use (e.g. `["java.desktop"]` for a library
+        whose optional GUI is never started). A class of an excluded module then fails with
+        `NoClassDefFoundError` at run time, and the build warns. A module that another linked
+        module requires cannot be excluded (an error names them). See docs/java.md.
+        """
+    )
+
+
+class JavaHeadlessField(BoolField):
+    alias = "headless"
+    default = True
+    help = softwrap(
+        """
+        When the runtime has `java.desktop` (java.beans, AWT, Swing, ImageIO, javax.sound; many
+        JDBC drivers and libraries use it), link it headless: the native libraries for the
+        X11 display, sound and fonts (`[unikernel-java].headless_excluded_libraries`) are left
+        out, so no X11, ALSA or font Debian packages are needed, and the JVM runs with
+        `-Djava.awt.headless=true`. Set `headless=False` for a program that really opens
+        windows, plays sound or renders text: every library is kept and the Debian packages
+        they need must be listed in `debian_packages` (the build lists them).
+        """
+    )
+
+
+class JavaDebianPackagesField(StringSequenceField):
+    alias = "debian_packages"
+    default = ()
+    help = softwrap(
+        """
+        Debian packages from the Debian lock whose shared libraries this program needs: a jar's
+        JNI or JNA library, or the X11/sound/font libraries of a non-headless runtime, e.g.
+        `["libfreetype6"]`. Every shared library of these packages goes into the image with the
+        libraries it needs (from their locked dependencies). A package must be in the Debian
+        lock: list it in `[debian-lock].packages` (so that re-locking keeps it even if nothing
+        else depends on it), then run `pants generate-lockfiles --resolve=debian`.
+        """
+    )
+
+
 class JdepsIgnoreMissingDepsField(BoolField):
     alias = "ignore_missing_deps"
     default = False
@@ -132,6 +177,9 @@ class JavaProgramTarget(Target):
         JavaMainClassField,
         JavaDependenciesField,
         JdkModulesField,
+        JdkModulesExcludeField,
+        JavaHeadlessField,
+        JavaDebianPackagesField,
         JdepsIgnoreMissingDepsField,
         JavacOptionsField,
         JvmOptionsField,
