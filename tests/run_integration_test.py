@@ -260,6 +260,7 @@ def test_volume_keeps_a_file_across_boots_and_wipes(repo: RepoCopy) -> None:
     volume = repo.root / ".unikernel/volumes/testprojects/run/vol/image/vol0.img"
     assert volume.is_file()
     # The volume is not part of the build: the bundle does not hold it.
+    repo.run("package", target).assert_success()
     manifest = json.loads((repo.bundle("testprojects.run.vol/image") / "manifest.json").read_text())
     assert not any("vol0" in name for name in manifest["files"])
     result = repo.run_subprocess("run", "--unikernel-run-wipe-volumes", target, "--", "count", "/var/lib/app/count", timeout=600)

@@ -287,11 +287,12 @@ def render_init_conf(
     if settings.network == "none":
         lines.append("net none")
     else:
-        lines += [GUEST_NET, PORTS_NET]
-        if settings.network != "host":
-            # The host's loopback: QEMU maps 10.0.2.2 to 127.0.0.1. Forwarded ports come in
-            # on eth1 (PORTS_NET) from its own alias, so rejecting this one breaks nothing.
-            lines.append(f"net_reject {HOST_LOOPBACK_ALIAS}")
+        # The host's loopback: QEMU maps 10.0.2.2 to 127.0.0.1. Forwarded ports come in on
+        # eth1 (PORTS_NET) from its own alias, so rejecting this one breaks nothing. Init
+        # skips it for `network="host"` (or `pants run --unikernel-run-network=host`).
+        lines += [GUEST_NET, PORTS_NET, f"net_reject {HOST_LOOPBACK_ALIAS}"]
+        if settings.network == "host":
+            lines.append("net_host_loopback")
     if rootdisk is not None:
         lines.append(f"rootdisk {rootdisk[0]} {rootdisk[1]}")
     for volume in settings.volumes:

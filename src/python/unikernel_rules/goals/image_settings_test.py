@@ -120,7 +120,8 @@ def test_init_conf_opt_ins() -> None:
         writable_paths=("/",),
         volumes=(GuestVolume("/data", 64, "vol0"),),
     )
-    assert not any(line.startswith(("user ", "net_reject")) for line in lines)
+    assert not any(line.startswith("user ") for line in lines)
+    assert "net_host_loopback" in lines and "net_reject 10.0.2.2" in lines
     assert "writable_root" in lines
     assert "volume vol0 ext4 /data" in lines
     assert "net none" in conf(network="none", ports=())

@@ -202,6 +202,7 @@ static struct {
     uid_t uid;
     gid_t gid;
     int net_reject_count;     /* "net_reject <ip>": host routes rejected in the guest */
+    int net_host_loopback;    /* "net_host_loopback": network="host", no reject routes */
     struct in_addr net_reject[8];
     struct {
         char *serial, *fstype, *path;
@@ -350,6 +351,9 @@ static int parse_user(char *value)
  *   hostname <name>              the guest's host name
  *   net_ports static <ip> <mask> eth1, the NIC forwarded ports come in on
  *                                (no route: replies go back on its subnet)
+ *   net_host_loopback            network="host": skip the net_reject routes
+ *                                (unless the launcher's UNIKERNEL_NETWORK says
+ *                                otherwise for this run)
  *   net_reject <ip>              a host route the guest rejects (10.0.2.2:
  *                                QEMU's alias of the host's loopback)
  *   volume <serial> <fstype> <path>
@@ -430,6 +434,8 @@ static int parse_config(void)
             if (parse_net_ports(value) != 0)
                 msg("%s:%d: expected \"net_ports static <ip> <netmask>\", ignoring",
                     CONF_PATH, lineno);
+        } else if (strcmp(line, "net_host_loopback") == 0) {
+            conf.net_host_loopback = 1;
         } else if (strcmp(line, "net_reject") == 0) {
             if (conf.net_reject_count >= 8 ||
                 inet_pton(AF_INET, value, &conf.net_reject[conf.net_reject_count]) != 1) {
@@ -671,7 +677,11 @@ static void setup_network(void)
     /* Rejected hosts (QEMU's 10.0.2.2 = the host's loopback): an unreachable /32 route.  The
      * default route keeps 10.0.2.2 as its next hop (resolved on the link, not through the
      * table), so only connections *to* it fail.  The app has no CAP_NET_ADMIN to undo it. */
-    for (int i = 0; i < conf.net_reject_count; i++) {
+    /* `pants run --unikernel-run-network=host`: the developer lifts the wall for one run (the
+     * launcher, on the host, writes UNIKERNEL_NETWORK=host on the kernel command line). */
+    const char *run_network = getenv("UNIKERNEL_NETWORK");
+    int reject = run_network ? strcmp(run_network, "host") != 0 : !conf.net_host_loopback;
+    for (int i = 0; reject && i < conf.net_reject_count; i++) {
         struct rtentry rt;
         memset(&rt, 0, sizeof rt);
         set_sin(&rt.rt_dst, conf.net_reject[i]);

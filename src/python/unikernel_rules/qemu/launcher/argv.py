@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
-from .cmdline import REPLACE_ARGS_PARAM, check_kernel_param, kernel_cmdline
+from .cmdline import NETWORK_PARAM, REPLACE_ARGS_PARAM, check_kernel_param, kernel_cmdline
 from .host import probe_host
 from .options import (
     DEFAULT_CPUS,
@@ -202,6 +202,8 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
     kernel_params: List[str] = list(options.kernel_params)
     if options.replace_args:
         kernel_params.append(REPLACE_ARGS_PARAM)
+    if options.network and options.network != bundle.manifest.get("network"):
+        kernel_params.append(f"{NETWORK_PARAM}={options.network}")
     if mmio:
         if "auto-kernel-cmdline=on" not in machine.split(","):
             # virtconsole ports sit on the virtio-serial device: they take no transport.

@@ -277,6 +277,10 @@ def test_qemu_argv_without_ports_has_no_ports_nic():
 def test_qemu_argv_network_option_overrides_manifest():
     argv = qemu_argv(make_bundle({"network": "host"}), LaunchOptions(network="isolated", console="serial"), TCG_HOST)
     assert ",restrict=on" in opt_value(argv, "-netdev")
+    # init learns it too (it keeps or lifts its reject route to the host's loopback).
+    assert "UNIKERNEL_NETWORK=isolated" in opt_value(argv, "-append")
+    same = qemu_argv(make_bundle({"network": "host"}), LaunchOptions(network="host", console="serial"), TCG_HOST)
+    assert "UNIKERNEL_NETWORK" not in opt_value(same, "-append")
 
 
 def test_qemu_argv_network_none_has_no_device():

@@ -14,6 +14,10 @@ MAX_APP_ARGS = 31
 # A `KEY=VALUE` word before ` -- ` that the kernel does not know lands in init's environment:
 # this one tells init to drop the image's `args` and use only the ones after ` -- `.
 REPLACE_ARGS_PARAM = "UNIKERNEL_REPLACE_ARGS=1"
+# A run-time network mode (`--unikernel-run-network`) different from the image's: init reads it
+# from its environment (the kernel passes unknown KEY=VALUE words to init), so that `host` also
+# lifts the guest's reject route to the host's loopback (see init.c setup_network()).
+NETWORK_PARAM = "UNIKERNEL_NETWORK"
 
 # Bytes that the kernel's isspace() treats as whitespace when it splits the command line
 # (lib/ctype.c: \t \n \v \f \r, space, and 0xA0, which appears inside UTF-8 sequences).
