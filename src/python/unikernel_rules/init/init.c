@@ -867,13 +867,15 @@ static void mount_volumes(void)
         if (mount(dev, path, conf.volumes[i].fstype,
                   MS_NOSUID | MS_NODEV | MS_SYNCHRONOUS | MS_DIRSYNC, NULL) != 0) {
             int err = errno;
-            msg("cannot mount the volume %s (%s, %s): %s%s", path, dev,
-                conf.volumes[i].fstype, strerror(err),
-                err == ENODEV ? " (this kernel has no such filesystem: the `disk` fragment "
-                                "provides ext4)"
-                              : "; is its disk damaged or not formatted? Wipe it with "
-                                "`pants run --unikernel-run-wipe-volumes <image>` (its data "
-                                "is lost)");
+            if (err == ENODEV)
+                msg("cannot mount the volume %s (%s, %s): %s (this kernel has no such "
+                    "filesystem: the `disk` fragment provides ext4)", path, dev,
+                    conf.volumes[i].fstype, strerror(err));
+            else
+                msg("cannot mount the volume %s (%s, %s): %s; is its disk damaged or not "
+                    "formatted? Wipe it with `pants run --unikernel-run-wipe-volumes %s` (its "
+                    "data is lost)", path, dev, conf.volumes[i].fstype, strerror(err),
+                    conf.target ? conf.target : "<image>");
             power_off(STATUS_INIT_FAILED);
         }
         if (conf.has_user && chown(path, conf.uid, conf.gid) != 0)
