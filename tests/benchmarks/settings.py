@@ -217,9 +217,10 @@ GOALS: Dict[str, Goal] = {
 
 def extra_debian_packages(manifest: Mapping[str, Any]) -> Optional[List[str]]:
     """The Debian packages the image adds to its runtime's own, if the bundle records them
-    (manifest `app.extra_debian_packages`: a comma-separated string or a list); None if not."""
+    (manifest `app.debian_packages`, the Java runtime's `debian_packages` field, or
+    `app.extra_debian_packages`: a comma-separated string or a list); None if not."""
     app = manifest.get("app") if isinstance(manifest.get("app"), dict) else {}
-    value = app.get("extra_debian_packages")
+    value = app.get("debian_packages", app.get("extra_debian_packages"))
     if value is None:
         return None
     if isinstance(value, str):

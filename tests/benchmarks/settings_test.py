@@ -114,6 +114,9 @@ def test_extra_debian_packages_from_the_manifest() -> None:
     assert extra_debian_packages({"app": {"extra_debian_packages": ""}}) == []
     assert extra_debian_packages({"app": {"extra_debian_packages": "libx11-6, libxext6"}}) == ["libx11-6", "libxext6"]
     assert extra_debian_packages({"app": {"extra_debian_packages": ["a"]}}) == ["a"]
+    # What the Java runtime records (its `debian_packages` field).
+    assert extra_debian_packages({"app": {"debian_packages": ""}}) == []
+    assert extra_debian_packages({"app": {"debian_packages": "libfreetype6"}}) == ["libfreetype6"]
 
 
 def _boot(**kw):
