@@ -24,12 +24,15 @@ from unikernel_rules.target_types.guest import GUEST_FIELDS
 class UnikernelImageDependenciesField(Dependencies):
     help = softwrap(
         """
-        The app to boot, plus optional `files`/`resources` targets to place in the image.
+        The app to boot, plus optional files to place in the image.
 
-        Exactly one dependency must be an app target this plugin knows how to run
-        (a `c_program`, or a `pex_binary` booted on the locked CPython runtime). `files` keep their path in the repository and `resources` their
-        path relative to their source root; both are placed under the image's `/app`
-        directory, which is also the app's working directory.
+        Exactly one dependency must be an app target this plugin knows how to run (a
+        `c_program`, a `pex_binary` booted on the locked CPython runtime, or a `java_program`).
+        Files: `files` keep their path in the repository and `resources` their path relative to
+        their source root, both under the image's `/app` (the app's working directory);
+        Pants' `relocated_files` move them there; `unikernel_files(destination="/etc/myapp")`
+        puts files at an absolute guest path. Any other dependency type is an error naming it,
+        and so are two dependencies placing a file at the same guest path.
         """
     )
 
