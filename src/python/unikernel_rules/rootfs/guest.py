@@ -17,8 +17,10 @@ from pants.engine.fs import (
     Digest,
     DigestContents,
     DigestEntries,
+    DigestSubset,
     FileContent,
     FileEntry,
+    PathGlobs,
     SymlinkEntry,
 )
 from pants.engine.rules import Get, collect_rules, rule
@@ -122,6 +124,14 @@ class GuestFilesError(Exception):
     pass
 
 
+async def _package_tree(package: str, description_of_origin: str) -> DebianTree:
+    """One locked Debian package's files (without its dependencies: data only)."""
+    return await Get(
+        DebianTree,
+        DebianPackagesRequest((package,), description_of_origin=description_of_origin, with_dependencies=False),
+    )
+
+
 @rule(desc="Write the guest's /etc files", level=LogLevel.DEBUG)
 async def guest_files(request: GuestFilesRequest) -> GuestFiles:
     files = [
@@ -132,26 +142,13 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
     ]
     env: Dict[str, str] = {}
     if request.ca_certificates:
-        tree = await Get(
-            DebianTree,
-            DebianPackagesRequest(
-                (CA_PACKAGE,),
-                description_of_origin=f"the CA certificates of {request.description_of_origin}",
-                with_dependencies=False,
-            ),
-        )
-        contents = await Get(DigestContents, Digest, tree.digest)
+        tree = await _package_tree(CA_PACKAGE, f"the CA certificates of {request.description_of_origin}")
+        certs = await Get(Digest, DigestSubset(tree.digest, PathGlobs([f"{CA_SOURCE_DIR}**/*.crt"])))
+        contents = await Get(DigestContents, Digest, certs)
         files.append(FileContent(CA_BUNDLE, ca_bundle(contents)))
         env["SSL_CERT_FILE"] = "/" + CA_BUNDLE
     if request.timezone:
-        tree = await Get(
-            DebianTree,
-            DebianPackagesRequest(
-                (TZ_PACKAGE,),
-                description_of_origin=f"the time zone of {request.description_of_origin}",
-                with_dependencies=False,
-            ),
-        )
+        tree = await _package_tree(TZ_PACKAGE, f"the time zone of {request.description_of_origin}")
         entries = await Get(DigestEntries, Digest, tree.digest)
         path = resolve_zone(entries, request.timezone)
         if path is None:
@@ -161,8 +158,9 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
                 'name such as "Europe/Paris" or "UTC" (see /usr/share/zoneinfo on a Debian '
                 "machine)."
             )
-        contents = await Get(DigestContents, Digest, tree.digest)
-        data = next(fc.content for fc in contents if fc.path == path)
+        # Only the zone's own file is read, not the ~1,800 of the package.
+        zone = await Get(Digest, DigestSubset(tree.digest, PathGlobs([path])))
+        (data,) = (fc.content for fc in await Get(DigestContents, Digest, zone))
         files += [
             FileContent(posixpath.join(ZONEINFO, request.timezone), data),
             FileContent("etc/localtime", data),
