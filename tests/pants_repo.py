@@ -23,7 +23,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from pants.testutil.pants_integration_test import PantsResult, run_pants_with_workdir
 
-REPO_ENTRIES = ("pants.toml", "pants", ".gitignore", "3rdparty", "src", "testprojects")
+REPO_ENTRIES = ("pants.toml", "pants", ".gitignore", "build-support", "3rdparty", "src", "testprojects")
 
 
 def source_root() -> Path:
@@ -146,13 +146,22 @@ class RepoCopy:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
 
-    def popen(self, *args: str, extra_env: Optional[Mapping[str, str]] = None) -> subprocess.Popen:
-        """Start `pants ARGS` in its own session (so a test can send it Ctrl-C's SIGINT)."""
+    def popen(
+        self, *args: str, extra_env: Optional[Mapping[str, str]] = None, bootstrap: bool = False
+    ) -> subprocess.Popen:
+        """Start `pants ARGS` in its own session (so a test can send it Ctrl-C's SIGINT).
+
+        `bootstrap=True` runs the copy's `./pants` script (what users type) instead of the
+        test's own Pants: its venv is the one the bootstrap made for this machine."""
         workdir = self._workdir()
         env = self.env(extra_env)
-        env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        if bootstrap:
+            pants = ["./pants"]
+        else:
+            env["PYTHONPATH"] = os.pathsep.join(sys.path)
+            pants = [sys.executable, "-m", "pants"]
         return subprocess.Popen(
-            [sys.executable, "-m", "pants", "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *self.global_args(), *args],
+            [*pants, "--no-pantsrc", "--no-pantsd", f"--pants-workdir={workdir}", *self.global_args(), *args],
             cwd=self.root,
             env=env,
             stdin=subprocess.DEVNULL,
