@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from pants.engine.addresses import Address
-from pants.engine.fs import DigestEntries, Directory, FileEntry, SymlinkEntry
+from pants.engine.fs import DigestEntries, Directory, FileEntry
 from pants.engine.target import InvalidFieldException
 from pants.util.strutil import softwrap
 
+from unikernel_rules.rootfs.symlinks import follow
 from unikernel_rules.target_types.guest import (
     GuestUser,
     GuestVolume,
@@ -103,40 +104,6 @@ def image_settings(
 # ---------------------------------------------------------------------------------------------
 
 
-def _resolve(entries: Mapping[str, object], path: str) -> Tuple[Optional[object], str]:
-    """Follow symlinks (up to 16) of a guest path (no leading `/`) through the image's entries,
-    also symlinked parent directories; returns the final entry (or None) and its path."""
-    for _ in range(16):
-        entry = entries.get(path)
-        if isinstance(entry, SymlinkEntry):
-            target = entry.target
-            path = (
-                posixpath.normpath(target).lstrip("/")
-                if target.startswith("/")
-                else posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
-            )
-            continue
-        if entry is not None:
-            return entry, path
-        # A symlinked parent directory (e.g. Debian's usr-merge `bin -> usr/bin`).
-        parts = path.split("/")
-        for i in range(len(parts) - 1, 0, -1):
-            parent = entries.get("/".join(parts[:i]))
-            if isinstance(parent, SymlinkEntry):
-                base = "/".join(parts[:i])
-                target = parent.target
-                new_base = (
-                    posixpath.normpath(target).lstrip("/")
-                    if target.startswith("/")
-                    else posixpath.normpath(posixpath.join(posixpath.dirname(base), target))
-                )
-                path = posixpath.join(new_base, *parts[i:])
-                break
-        else:
-            return None, path
-    return None, path
-
-
 def resolve_command(
     address: Address,
     command: Sequence[str],
@@ -157,7 +124,7 @@ def resolve_command(
     search = env.get("PATH", DEFAULT_PATH).split(":")
 
     def executable(guest_path: str) -> Optional[str]:
-        entry, _ = _resolve(by_path, guest_path.lstrip("/"))
+        entry, _ = follow(by_path, guest_path.lstrip("/"))
         if isinstance(entry, FileEntry):
             return "yes" if entry.is_executable else "not executable"
         return None

@@ -15,9 +15,11 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestEntries,
+    DigestSubset,
     FileContent,
     FileEntry,
     MergeDigests,
+    PathGlobs,
     Snapshot,
 )
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -41,7 +43,7 @@ from unikernel_rules.goals.image_settings import (
 )
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
-from unikernel_rules.rootfs.guest import GuestFiles, GuestFilesRequest
+from unikernel_rules.rootfs.guest import LOCAL_CA_DIR, GuestFiles, GuestFilesRequest
 from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
 from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
@@ -207,6 +209,7 @@ async def assemble_unikernel_image(
     # The container-like /etc (hostname, hosts, passwd, ...), CA bundle and time zone; a file
     # the app already has at one of those paths wins.
     app_entries = await Get(DigestEntries, Digest, app_files)
+    local_ca = await Get(Digest, DigestSubset(app_files, PathGlobs([f"{LOCAL_CA_DIR}**/*.crt"])))
     guest = await Get(
         GuestFiles,
         GuestFilesRequest(
@@ -221,6 +224,8 @@ async def assemble_unikernel_image(
             ),
             timezone=settings.timezone,
             description_of_origin=f"the image {address}",
+            local_ca_certificates=local_ca,
+            java_trust_store=app.java_trust_store,
         ),
     )
     taken = {e.path for e in app_entries}

@@ -4,16 +4,19 @@ CA bundle and one time zone from `tzdata`.
 
 Everything is generated from the image's fields (no host file is read), so it is reproducible.
 A file the app (or its runtime, or a placed file) already has at one of these paths wins: the
-generated one is left out.
+generated one is left out. The image's own CA certificates, placed by `unikernel_files` under
+`/usr/local/share/ca-certificates/`, join the CA bundle as with Debian's `update-ca-certificates`;
+for a Java app the same certificates also become its runtime's trust store (rootfs/jks.py).
 """
 
 from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     Digest,
     DigestContents,
     DigestEntries,
@@ -21,13 +24,14 @@ from pants.engine.fs import (
     FileContent,
     FileEntry,
     PathGlobs,
-    SymlinkEntry,
 )
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree
+from unikernel_rules.rootfs.jks import jks_trust_store, pem_certificates
+from unikernel_rules.rootfs.symlinks import follow
 from unikernel_rules.target_types.guest import GuestUser
 
 # QEMU user networking: the guest's address and QEMU's DNS forwarder.
@@ -36,6 +40,9 @@ GUEST_DNS = "10.0.2.3"
 CA_BUNDLE = "etc/ssl/certs/ca-certificates.crt"
 CA_PACKAGE = "ca-certificates"
 CA_SOURCE_DIR = "usr/share/ca-certificates/"
+# Where an image's own CA certificates go (placed by `unikernel_files`): like Debian's
+# `update-ca-certificates`, every `*.crt` there joins the bundle, after Debian's.
+LOCAL_CA_DIR = "usr/local/share/ca-certificates/"
 TZ_PACKAGE = "tzdata"
 ZONEINFO = "usr/share/zoneinfo"
 
@@ -60,6 +67,10 @@ class GuestFilesRequest:
     ca_certificates: bool
     timezone: Optional[str]
     description_of_origin: str  # "the image //a:b", for errors
+    # The image's own `usr/local/share/ca-certificates/**/*.crt` (a subset of its files).
+    local_ca_certificates: Digest = EMPTY_DIGEST
+    # Where the app's runtime reads CA certificates as a Java key store (no leading `/`), or "".
+    java_trust_store: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,32 +103,56 @@ def render_etc(hostname: str, user: GuestUser, home: str, network: str) -> Dict[
     return files
 
 
-def ca_bundle(contents: DigestContents) -> bytes:
-    """The PEM bundle `update-ca-certificates` would write: every certificate of the package, in
-    path order (Debian's own order is `ca-certificates.conf`'s, also sorted by path)."""
-    certs = sorted(
-        (fc for fc in contents if fc.path.startswith(CA_SOURCE_DIR) and fc.path.endswith(".crt")),
-        key=lambda fc: fc.path,
-    )
-    return b"".join(fc.content if fc.content.endswith(b"\n") else fc.content + b"\n" for fc in certs)
+def ca_files(contents: Iterable[FileContent], local: Iterable[FileContent] = ()) -> List[FileContent]:
+    """The certificate files `update-ca-certificates` would take: every one of the package, in
+    path order (Debian's own order is `ca-certificates.conf`'s, also sorted by path), then the
+    local ones (`/usr/local/share/ca-certificates/**/*.crt`), in path order too."""
+
+    def crts(files: Iterable[FileContent], prefix: str) -> List[FileContent]:
+        return sorted(
+            (fc for fc in files if fc.path.startswith(prefix) and fc.path.endswith(".crt")),
+            key=lambda fc: fc.path,
+        )
+
+    return crts(contents, CA_SOURCE_DIR) + crts(local, LOCAL_CA_DIR)
+
+
+def ca_bundle(files: Iterable[FileContent]) -> bytes:
+    """The PEM bundle of `ca_files`: their contents, each newline-terminated."""
+    return b"".join(fc.content if fc.content.endswith(b"\n") else fc.content + b"\n" for fc in files)
+
+
+def java_trust_store(files: Iterable[FileContent]) -> bytes:
+    """The same certificates as a Java trust store (rootfs/jks.py), aliased like Debian's
+    `ca-certificates-java` (`debian:<file>`; `local:<path>` for the image's own)."""
+    entries = []
+    for fc in files:
+        if fc.path.startswith(LOCAL_CA_DIR):
+            name = "local:" + fc.path[len(LOCAL_CA_DIR) :]
+        else:
+            name = "debian:" + posixpath.basename(fc.path)
+        for i, der in enumerate(pem_certificates(fc.content)):
+            entries.append((name if i == 0 else f"{name}-{i + 1}", der))
+    return jks_trust_store(entries)
+
+
+def check_local_ca_certificates(contents: Iterable[FileContent], description_of_origin: str) -> None:
+    """A local CA file must hold PEM certificates (what `update-ca-certificates` takes)."""
+    for fc in sorted(contents, key=lambda fc: fc.path):
+        if b"-----BEGIN CERTIFICATE-----" not in fc.content:
+            raise GuestFilesError(
+                f"/{fc.path} of {description_of_origin} is in /{LOCAL_CA_DIR}, where every `*.crt` "
+                "joins the image's CA bundle, but it holds no PEM certificate (`-----BEGIN "
+                "CERTIFICATE-----`). Convert a DER file with `openssl x509 -inform der -in FILE "
+                "-out FILE.crt`, or place the file elsewhere."
+            )
 
 
 def resolve_zone(entries: DigestEntries, zone: str) -> Optional[str]:
     """The tree path of the regular file behind `usr/share/zoneinfo/<zone>` (tzdata ships some
     zones as symlinks, e.g. `UTC -> Etc/UTC`), or None."""
-    by_path = {e.path: e for e in entries}
-    path = posixpath.join(ZONEINFO, zone)
-    for _ in range(8):
-        entry = by_path.get(path)
-        if isinstance(entry, FileEntry):
-            return path
-        if not isinstance(entry, SymlinkEntry):
-            return None
-        target = entry.target
-        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
-            posixpath.join(posixpath.dirname(path), target)
-        )
-    return None
+    entry, path = follow({e.path: e for e in entries}, posixpath.join(ZONEINFO, zone))
+    return path if isinstance(entry, FileEntry) else None
 
 
 class GuestFilesError(Exception):
@@ -141,12 +176,20 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
         )
     ]
     env: Dict[str, str] = {}
-    if request.ca_certificates:
-        tree = await _package_tree(CA_PACKAGE, f"the CA certificates of {request.description_of_origin}")
-        certs = await Get(Digest, DigestSubset(tree.digest, PathGlobs([f"{CA_SOURCE_DIR}**/*.crt"])))
-        contents = await Get(DigestContents, Digest, certs)
-        files.append(FileContent(CA_BUNDLE, ca_bundle(contents)))
+    local = await Get(DigestContents, Digest, request.local_ca_certificates)
+    check_local_ca_certificates(local, request.description_of_origin)
+    if request.ca_certificates or local:
+        # Local certificates alone (ca_certificates=False): a bundle of only the image's own CAs.
+        contents = DigestContents()
+        if request.ca_certificates:
+            tree = await _package_tree(CA_PACKAGE, f"the CA certificates of {request.description_of_origin}")
+            certs = await Get(Digest, DigestSubset(tree.digest, PathGlobs([f"{CA_SOURCE_DIR}**/*.crt"])))
+            contents = await Get(DigestContents, Digest, certs)
+        certificates = ca_files(contents, local)
+        files.append(FileContent(CA_BUNDLE, ca_bundle(certificates)))
         env["SSL_CERT_FILE"] = "/" + CA_BUNDLE
+        if request.java_trust_store:
+            files.append(FileContent(request.java_trust_store, java_trust_store(certificates)))
     if request.timezone:
         tree = await _package_tree(TZ_PACKAGE, f"the time zone of {request.description_of_origin}")
         entries = await Get(DigestEntries, Digest, tree.digest)

@@ -60,3 +60,6 @@ class UnikernelApp:
     typical_memory_mib: int = 0
     # What the runtime decided, for the bundle's manifest.json ("app"): e.g. the JDK modules.
     info: FrozenDict[str, str] = FrozenDict()
+    # Where the runtime reads CA certificates as a Java key store (guest path without the leading
+    # `/`), or "": the image's CA certificates (the PEM bundle's) are written there too.
+    java_trust_store: str = ""

@@ -22,6 +22,7 @@ from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
 from pants.engine.fs import (
     EMPTY_DIGEST,
     AddPrefix,
+    CreateDigest,
     Digest,
     DigestEntries,
     DigestSubset,
@@ -334,6 +335,7 @@ async def link_java_runtime(
 
 
 CDS_ARCHIVE = "app.jsa"  # in the guest's /app
+TRUST_STORE = f"{JAVA_HOME.lstrip('/')}/lib/security/cacerts"  # the JVM's default trust store
 
 
 @dataclass(frozen=True)
@@ -388,7 +390,13 @@ async def dump_java_cds(request: JavaCdsRequest, subsystem: JavaRuntimeSubsystem
 # ---------------------------------------------------------------------------------------------
 
 
-def _check_modules(field_set: JavaAppFieldSet, jdk: Jdk) -> None:
+def _check_modules(field_set: JavaAppFieldSet, jdk: Jdk, service_modules: Tuple[str, ...]) -> None:
+    unknown = [m for m in service_modules if m not in jdk.modules]
+    if unknown:
+        raise InvalidFieldException(
+            f"`[unikernel-java].service_modules` names {', '.join(unknown)}, which the JDK does "
+            f"not have (building {field_set.address}). Its modules are: {', '.join(jdk.modules)}."
+        )
     for field in (field_set.jdk_modules, field_set.exclude_jdk_modules):
         unknown = [m for m in field.value or () if m not in jdk.modules]
         if unknown:
@@ -418,7 +426,7 @@ async def build_java_app(
         Get(SourceFiles, SourceFilesRequest([field_set.sources])),
         Get(TransitiveTargets, TransitiveTargetsRequest([address])),
     )
-    _check_modules(field_set, jdk)
+    _check_modules(field_set, jdk, tuple(subsystem.service_modules))
     debian_packages = tuple(field_set.debian_packages.value or ())
     await locked_debian_packages(address, debian_packages)
     jar_targets = [t for t in transitive.dependencies if t.has_field(JavaJarSha256Field)]
@@ -471,7 +479,12 @@ async def build_java_app(
             "jdeps found the program or its jars use: a class of it that runs fails with "
             "NoClassDefFoundError. Remove it from `exclude_jdk_modules` if the app needs it."
         )
-    modules = tuple(sorted((set(report["modules"]) | set(field_set.jdk_modules.value or ())) - set(excluded)))
+    modules = tuple(
+        sorted(
+            (set(report["modules"]) | set(subsystem.service_modules) | set(field_set.jdk_modules.value or ()))
+            - set(excluded)
+        )
+    )
     headless = bool(field_set.headless.value)
     no_gui = headless_libraries(headless, modules, subsystem.headless_excluded_libraries)
     own, runtime = await MultiGet(
@@ -512,6 +525,10 @@ async def build_java_app(
         archive = await Get(Digest, JavaCdsRequest(digest, tuple(report["classpath"]), jmods, str(address)))
         digest = await Get(Digest, MergeDigests([digest, archive]))
         cds_options = (f"-XX:SharedArchiveFile=/{APP_DIR}/{CDS_ARCHIVE}",)
+    # The JDK's own `cacerts` gives way to the image's CA certificates (Debian's bundle and the
+    # image's local ones, rootfs/guest.py), written at the same path when the image has them.
+    entries = await Get(DigestEntries, Digest, digest)
+    digest = await Get(Digest, CreateDigest([e for e in entries if e.path != TRUST_STORE]))
     command = (
         f"{JAVA_HOME}/bin/java",
         *subsystem.jvm_options,
@@ -541,6 +558,7 @@ async def build_java_app(
         ),
         # The JVM + modules + CDS are ~60 MB unpacked: a read-only squashfs disk, read lazily.
         root="disk",
+        java_trust_store=TRUST_STORE,
         # The JVM's heap, metaspace, code cache and the CDS archive's written pages: the
         # estimate is 20 (disk root) + 26 = 46 MiB. Measured floors: hello_http 45-46 MiB
         # (docs/benchmarks.md); the H2 server (9 JDK modules with java.desktop, a 2.6 MB jar,

@@ -104,6 +104,19 @@ class JavaRuntimeSubsystem(Subsystem):
             """
         ),
     )
+    service_modules = StrListOption(
+        default=["jdk.crypto.ec"],
+        help=softwrap(
+            """
+            JDK modules every Java image's runtime gets besides those `jdeps` finds: service
+            providers, which code reaches through a `ServiceLoader` or a security provider list,
+            never through a class reference `jdeps` could see. `jdk.crypto.ec` (elliptic-curve
+            keys, ECDHE and X25519 key exchange, ~0.1 MB) is what TLS needs to talk to most
+            servers: without it an HTTPS client fails with `handshake_failure`. A program leaves
+            one out with `exclude_jdk_modules`, or adds others with `jdk_modules`.
+            """
+        ),
+    )
     jvm_options = StrListOption(
         default=[
             "-XX:+UseSerialGC",

@@ -268,9 +268,12 @@ class UnikernelCaCertificatesField(TriBoolField):
     help = softwrap(
         """
         Put Debian's CA certificates (the locked `ca-certificates` package) into the image as
-        `/etc/ssl/certs/ca-certificates.crt` (PEM bundle, also `SSL_CERT_FILE`), so HTTPS clients
-        can verify servers. Default: yes for Python and Java images, no for C images (set
-        `True` for a C app that uses TLS).
+        `/etc/ssl/certs/ca-certificates.crt` (PEM bundle, also `SSL_CERT_FILE`; for Java also
+        the JVM's trust store), so HTTPS clients can verify servers. Default: yes for Python
+        and Java images, no for C images (set `True` for a C app that uses TLS). The image's
+        own CAs, PEM `*.crt` files placed by `unikernel_files` under
+        `/usr/local/share/ca-certificates`, are added after Debian's (with `False`: only
+        them). See docs/guest.md.
         """
     )
 
