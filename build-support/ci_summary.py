@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Print the per-test duration summary at the end of `.ci/run`.
+
+    ci_summary.py PANTS_TEST_LOG [REPORTS_DIR [WALL_SECONDS]]
+
+PANTS_TEST_LOG: the output of `./pants test ::` (its closing lines `✓ ADDRESS succeeded in
+12.34s (cached locally).` give each test target's time and whether it ran or came from the
+cache). REPORTS_DIR (default `dist/test/reports`): the JUnit XML files Pants writes with
+`[test] report = true`, which give each test function's time. Prints the targets slowest
+first (ran and cached apart, so a warm run's real cost is visible), the slowest test functions,
+and the totals (WALL_SECONDS: the whole command's, measured by `.ci/run`). Standard library only; never fails the build (exit 0 whatever it finds).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+SUMMARY = re.compile(
+    r"^\S+ (?P<address>\S+) (?P<status>succeeded|failed) in (?P<secs>[0-9.]+)s(?: \((?P<source>[^)]*)\))?\.$"
+)
+SLOWEST_FUNCTIONS = 15
+
+
+@dataclass(frozen=True)
+class TargetTime:
+    address: str
+    status: str
+    seconds: float
+    source: str  # "ran", "cached locally", "memoized", ...
+
+
+def parse_log(lines: Sequence[str]) -> List[TargetTime]:
+    """The test targets of Pants' closing summary (the last occurrence of each address wins)."""
+    found = {}
+    for line in lines:
+        m = SUMMARY.match(line.strip())
+        if m:
+            found[m["address"]] = TargetTime(m["address"], m["status"], float(m["secs"]), m["source"] or "ran")
+    return list(found.values())
+
+
+def parse_reports(directory: Path) -> List[Tuple[float, str]]:
+    """(seconds, "file::test") of every test case in the JUnit XML files under `directory`."""
+    cases: List[Tuple[float, str]] = []
+    for path in sorted(directory.rglob("*.xml")) if directory.is_dir() else []:
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError:
+            continue
+        for case in root.iter("testcase"):
+            try:
+                secs = float(case.get("time") or 0)
+            except ValueError:
+                continue
+            classname = case.get("classname") or path.stem
+            cases.append((secs, f"{classname}::{case.get('name')}"))
+    return cases
+
+
+def _minutes(secs: float) -> str:
+    return f"{secs:8.1f}s ({secs / 60:5.1f} min)"
+
+
+def render(targets: Sequence[TargetTime], cases: Sequence[Tuple[float, str]], wall: Optional[float]) -> str:
+    out = ["", "ci: per-test durations (slowest first)"]
+    ran = sorted((t for t in targets if t.source == "ran"), key=lambda t: -t.seconds)
+    cached = sorted((t for t in targets if t.source != "ran"), key=lambda t: -t.seconds)
+    for title, group in (("ran in this run", ran), ("from the cache (time of the run that was cached)", cached)):
+        if not group:
+            continue
+        out.append(f"  test targets {title}:")
+        for t in group:
+            mark = "" if t.status == "succeeded" else "  FAILED"
+            out.append(f"    {_minutes(t.seconds)}  {t.address}{mark}")
+        out.append(f"    {_minutes(sum(t.seconds for t in group))}  total of {len(group)} targets")
+    if cases:
+        out.append(f"  slowest test functions (JUnit reports, {len(cases)} in all):")
+        for secs, name in sorted(cases, key=lambda c: -c[0])[:SLOWEST_FUNCTIONS]:
+            out.append(f"    {_minutes(secs)}  {name}")
+    if not targets and not cases:
+        out.append("  (no test summary found in the log)")
+    if wall is not None:
+        out.append(f"  wall time of `./pants test ::` and its set-up: {_minutes(wall)}")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 0
+    log = Path(argv[0])
+    reports = Path(argv[1]) if len(argv) > 1 else Path("dist/test/reports")
+    wall = float(argv[2]) if len(argv) > 2 else None
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    print(render(parse_log(lines), parse_reports(reports), wall))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

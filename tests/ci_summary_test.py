@@ -1,0 +1,61 @@
+"""build-support/ci_summary.py: .ci/run's per-test duration summary (no Pants run)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from pants_repo import source_root
+
+
+def _module():
+    path = source_root() / "build-support" / "ci_summary.py"
+    spec = importlib.util.spec_from_file_location("ci_summary", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ci_summary"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+summary = _module()
+
+LOG = """\
+20:00:01.00 [INFO] Completed: Run Pytest - tests/a_test.py:tests - succeeded.
+✓ src/x_test.py:tests succeeded in 1.50s (cached locally).
+✓ tests/guest_integration_test.py:integration succeeded in 78.76s.
+𐄂 tests/run_integration_test.py:integration failed in 565.00s.
+✓ tests/c_test.py:tests succeeded in 2.00s (memoized).
+"""
+
+REPORT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="2" time="80.1">
+<testcase classname="tests.guest_integration_test" name="test_https" time="40.5"/>
+<testcase classname="tests.guest_integration_test" name="test_dns" time="9.25"/>
+</testsuite></testsuites>
+"""
+
+
+def test_summary_sorts_ran_and_cached_targets_and_lists_slow_functions(tmp_path: Path) -> None:
+    targets = summary.parse_log(LOG.splitlines())
+    assert [(t.address, t.source) for t in targets] == [
+        ("src/x_test.py:tests", "cached locally"),
+        ("tests/guest_integration_test.py:integration", "ran"),
+        ("tests/run_integration_test.py:integration", "ran"),
+        ("tests/c_test.py:tests", "memoized"),
+    ]
+    (tmp_path / "tests.guest_integration_test.xml").write_text(REPORT)
+    text = summary.render(targets, summary.parse_reports(tmp_path), 700.0)
+    lines = text.splitlines()
+    ran = lines.index("  test targets ran in this run:")
+    assert "tests/run_integration_test.py:integration  FAILED" in lines[ran + 1]  # slowest first
+    assert "tests/guest_integration_test.py:integration" in lines[ran + 2]
+    assert "643.8s" in lines[ran + 3] and "total of 2 targets" in lines[ran + 3]
+    assert any("from the cache" in line for line in lines)
+    assert "tests.guest_integration_test::test_https" in text.split("slowest test functions")[1].splitlines()[1]
+    assert "700.0s" in lines[-1]
+
+
+def test_missing_log_and_reports_do_not_fail(tmp_path: Path) -> None:
+    assert summary.main([str(tmp_path / "none.log"), str(tmp_path / "none")]) == 0
+    assert "no test summary found" in summary.render([], [], None)
