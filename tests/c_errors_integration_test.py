@@ -1,4 +1,7 @@
-"""Every user mistake from the C-image issue gets one clear message naming target, field, fix."""
+"""Every user mistake from the C-image issue gets one clear message naming target, field, fix.
+
+All runs share one pantsd (a fresh Pants process costs 15-40 s on these machines; the module's
+dozen runs took 200-1100 s without it)."""
 
 from __future__ import annotations
 
@@ -60,20 +63,21 @@ def repo(tmp_path_factory) -> Iterator[RepoCopy]:
     vanished["packages"]["linux-source-6.1"]["sha256"] = "1" * 64
     repo.write("3rdparty/debian/vanished.lock", json.dumps(vanished, indent=2, sort_keys=True))
     yield repo
+    repo.stop_pantsd()
     repo.cleanup()
 
 
 def test_no_app(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:no_app",
-        expect=["testprojects/bad:no_app", "`dependencies`", "exactly one app", "names 0", 'dependencies=[":app"]'],
+        use_pantsd=True, expect=["testprojects/bad:no_app", "`dependencies`", "exactly one app", "names 0", 'dependencies=[":app"]'],
     )
 
 
 def test_two_apps(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:two_apps",
-        expect=["testprojects/bad:two_apps", "names 2", "testprojects/bad:ok", "testprojects/bad:ok2", "one `unikernel_image` per app"],
+        use_pantsd=True, expect=["testprojects/bad:two_apps", "names 2", "testprojects/bad:ok", "testprojects/bad:ok2", "one `unikernel_image` per app"],
     )
 
 
@@ -83,33 +87,33 @@ def test_two_apps(repo: RepoCopy) -> None:
 )
 def test_invalid_memory(repo: RepoCopy, memory: str, expect: str) -> None:
     repo.write("testprojects/bad/memory/BUILD", f'unikernel_image(name="img", dependencies=["//testprojects/bad:ok"], memory={memory})\n')
-    fails_with(repo, "package", "testprojects/bad/memory:img", expect=["`memory` field of testprojects/bad/memory:img", expect, "memory=64"])
+    fails_with(repo, "package", "testprojects/bad/memory:img", use_pantsd=True, expect=["`memory` field of testprojects/bad/memory:img", expect, "memory=64"])
 
 
 @pytest.mark.parametrize("ports", ['["http"]', '["70000"]', '["8080:0"]', '["1:2:3"]', '["8080", "8080:81"]'])
 def test_invalid_ports(repo: RepoCopy, ports: str) -> None:
     repo.write("testprojects/bad/ports/BUILD", f'unikernel_image(name="img", dependencies=["//testprojects/bad:ok"], ports={ports})\n')
-    fails_with(repo, "package", "testprojects/bad/ports:img", expect=["`ports` field of testprojects/bad/ports:img"])
+    fails_with(repo, "package", "testprojects/bad/ports:img", use_pantsd=True, expect=["`ports` field of testprojects/bad/ports:img"])
 
 
 def test_c_compile_error_shows_file_and_line(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:broken_image",
-        expect=["c_program testprojects/bad:broken", "testprojects/bad/broken.c:3:", "error:"],
+        use_pantsd=True, expect=["c_program testprojects/bad:broken", "testprojects/bad/broken.c:3:", "error:"],
     )
 
 
 def test_missing_kernel_fragment(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:missing_fragment",
-        expect=["`fragments` field of testprojects/bad:kernel_missing", "testprojects/bad/fragments/does_not_exist.config", "does not exist"],
+        use_pantsd=True, expect=["`fragments` field of testprojects/bad:kernel_missing", "testprojects/bad/fragments/does_not_exist.config", "does not exist"],
     )
 
 
 def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:unknown_option",
-        expect=[
+        use_pantsd=True, expect=[
             "kernel config of testprojects/bad:kernel_unknown",
             "testprojects/bad/fragments/unknown.config:2",
             "CONFIG_NO_SUCH_OPTION_XYZ does not exist",
@@ -127,7 +131,7 @@ def test_kernel_fragment_with_unknown_option(repo: RepoCopy) -> None:
 def test_kernel_source_download_failure_says_how_to_relock(repo: RepoCopy, lockfile: str, expect: str) -> None:
     fails_with(
         repo, f"--debian-lock-lockfile=3rdparty/debian/{lockfile}.lock", "package", "testprojects/bad:locked_source",
-        expect=[
+        use_pantsd=True, expect=[
             "Fetching the Debian package linux-source-6.1",
             "the kernel source of testprojects/bad:kernel_source (field `source_package`)",
             expect,
@@ -139,7 +143,7 @@ def test_kernel_source_download_failure_says_how_to_relock(repo: RepoCopy, lockf
 def test_kernel_source_package_not_in_the_lock(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:unlocked",
-        expect=[
+        use_pantsd=True, expect=[
             "the kernel source of testprojects/bad:kernel_unlocked (field `source_package`) needs the Debian package linux-source-9.9",
             "`[debian-lock].packages`",
             "pants generate-lockfiles --resolve=debian",
@@ -150,12 +154,12 @@ def test_kernel_source_package_not_in_the_lock(repo: RepoCopy) -> None:
 def test_kernel_field_pointing_at_a_non_kernel(repo: RepoCopy) -> None:
     fails_with(
         repo, "package", "testprojects/bad:not_a_kernel",
-        expect=["The `kernel` of testprojects/bad:not_a_kernel", "not a `unikernel_kernel`"],
+        use_pantsd=True, expect=["The `kernel` of testprojects/bad:not_a_kernel", "not a `unikernel_kernel`"],
     )
 
 
 def test_qemu_not_installed(repo: RepoCopy) -> None:
     fails_with(
         repo, "run", "--qemu-executable-search-paths=['/nonexistent']", "testprojects/c/hello_http:image",
-        expect=["qemu-system-x86_64", "was not found", "apt-get install qemu-system-x86", "[qemu].executable_search_paths"],
+        use_pantsd=True, expect=["qemu-system-x86_64", "was not found", "apt-get install qemu-system-x86", "[qemu].executable_search_paths"],
     )
