@@ -4,7 +4,7 @@ modes (the guest against a server on the host's 127.0.0.1) and volumes across bo
 
 All boot testprojects/c/run_probe (a small C program; see its probe.c). Tests that need the
 guest side of a feature (init's reject route for `outbound`, mounting volumes, replacing
-args) skip until init.c has it, with a reason naming the missing piece.
+args) skip until init's C sources (init/*.c) have it, with a reason naming the missing piece.
 """
 
 from __future__ import annotations
@@ -30,11 +30,13 @@ BUNDLE = "testprojects.c.run_probe/image"
 # Bundles built before the manifest's `network` key pick the serial console in `auto`; the
 # init of this tree already uses the virtio consoles, so ask for them explicitly.
 VIRTIO = "--unikernel-run-console=virtio"
-INIT_C = Path(launcher.__file__).parents[2] / "init" / "init.c"
+INIT_DIR = Path(launcher.__file__).parents[2] / "init"
 
 
 def init_has(fragment: str) -> bool:
-    return fragment in INIT_C.read_text()
+    sources = sorted(INIT_DIR.glob("*.[ch]"))
+    assert sources, f"no C sources of init in {INIT_DIR}"
+    return any(fragment in source.read_text() for source in sources)
 
 
 def expected_print(n: int):
@@ -87,7 +89,7 @@ def test_args_appended_by_default(repo: RepoCopy, bundle: Path) -> None:
     assert result.stdout == "from-image\nx\n"
 
 
-@pytest.mark.skipif(not init_has("UNIKERNEL_REPLACE_ARGS"), reason="init.c does not read UNIKERNEL_REPLACE_ARGS yet (lead's part)")
+@pytest.mark.skipif(not init_has("UNIKERNEL_REPLACE_ARGS"), reason="init does not read UNIKERNEL_REPLACE_ARGS yet (lead's part)")
 def test_replace_args(repo: RepoCopy, bundle: Path) -> None:
     result = repo.run_subprocess("run", VIRTIO, "--unikernel-run-replace-args", WITH_ARGS, "--", "args", "only", timeout=600)
     assert result.exit_code == 0, result.stderr[-3000:]
@@ -211,7 +213,7 @@ def _connect(bundle: Path, network: str, port: int) -> launcher.BootResult:
         pytest.param(
             "outbound",
             marks=pytest.mark.skipif(
-                not init_has("10.0.2.2"), reason="init.c does not add the reject route to 10.0.2.2 yet (lead's part)"
+                not init_has("10.0.2.2"), reason="init does not add the reject route to 10.0.2.2 yet (lead's part)"
             ),
         ),
     ],

@@ -13,7 +13,7 @@ FIELD_KEYS = ("ready", "until", "http_path", "edit")
 UNTIL_VALUES = ("ready", "exit")
 NO_HTTP = "none"
 
-# The line init prints when it reports the app's exit status (init/init.c, power_off()), and the
+# The line init prints when it reports the app's exit status (init/log.c, power_off()), and the
 # clock line that, when init prints it before, gives the virtual ms to exit (see
 # exit_virtual_ms). Group 1: milliseconds of CLOCK_MONOTONIC.
 EXIT_CLOCK_RE = r"UNIKERNEL_EXIT_MONOTONIC_MS=([0-9.]+)"

@@ -242,7 +242,7 @@ def render_init_conf(
                 "non-empty and may not contain `=`."
             )
     lines = [
-        "# Written by unikernel_rules; read by /init (init/init.c).",
+        "# Written by unikernel_rules; read by /init (init/config.c).",
         f"target {address}",
         f"memory_needed_mib {memory_token}",
         f"workdir {workdir}",

@@ -24,7 +24,7 @@ from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.logging import LogLevel
 
-# Guest paths with a meaning to init (see init/init.c).
+# Guest paths with a meaning to init (see init/main.c and init/config.c).
 INIT_PATH = "init"
 UK_DIR = ".uk"
 INIT_CONF = ".uk/init.conf"

@@ -16,7 +16,7 @@ from pants.engine.target import (
 from pants.util.strutil import softwrap
 
 # Guest directories the image cannot hold files in: init mounts kernel file systems or an empty
-# tmpfs over them at boot (see init/init.c), so files placed there would be hidden.
+# tmpfs over them at boot (see init/setup.c), so files placed there would be hidden.
 MOUNTED_DIRS = ("/dev", "/proc", "/sys", "/tmp")
 # Guest paths of init itself (rootfs/rules.py: INIT_PATH, UK_DIR).
 INIT_PATHS = ("/init", "/.uk")

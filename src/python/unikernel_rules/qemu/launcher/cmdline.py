@@ -16,7 +16,7 @@ MAX_APP_ARGS = 31
 REPLACE_ARGS_PARAM = "UNIKERNEL_REPLACE_ARGS=1"
 # A run-time network mode (`--unikernel-run-network`) different from the image's: init reads it
 # from its environment (the kernel passes unknown KEY=VALUE words to init), so that `host` also
-# lifts the guest's reject route to the host's loopback (see init.c setup_network()).
+# lifts the guest's reject route to the host's loopback (see init/setup.c setup_network()).
 NETWORK_PARAM = "UNIKERNEL_NETWORK"
 
 # Bytes that the kernel's isspace() treats as whitespace when it splits the command line
