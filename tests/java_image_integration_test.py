@@ -30,8 +30,9 @@ def test_package_boot_and_fetch(repo: RepoCopy) -> None:
     assert manifest["runtime"] == "java"
     assert manifest["root"]["kind"] == "disk"
     # jdeps found exactly these: java.sql (Timestamp, DriverManager; it brings java.logging),
-    # jdk.httpserver; jackson-core (a multi-release jar) needs only java.base.
-    assert manifest["app"]["jdk_modules"] == "java.base,java.sql,jdk.httpserver", manifest["app"]
+    # jdk.httpserver; jackson-core (a multi-release jar) needs only java.base. jdk.crypto.ec is
+    # the default service module (`[unikernel-java].service_modules`: TLS with EC keys).
+    assert manifest["app"]["jdk_modules"] == "java.base,java.sql,jdk.crypto.ec,jdk.httpserver", manifest["app"]
     assert manifest["app"]["main_class"] == "example.Main"
     assert manifest["app"]["classpath"] == "app.jar:lib/jackson-core-2.17.2.jar"  # from /app
     for name, entry in manifest["files"].items():
