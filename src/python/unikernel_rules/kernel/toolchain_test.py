@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import pytest
+from pants.engine.fs import Digest, DownloadFile
+from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
+
+from unikernel_rules.debian.lock import REGENERATE_COMMAND, DebianLock, DebianLockError, lock_from_generated
+from unikernel_rules.debian.rules import DebianDownloadRequest, DebianLockRequest, download_deb
+from unikernel_rules.debian.subsystem import DEFAULT_ROOTS
+from unikernel_rules.kernel.toolchain import (
+    SANDBOX_ENV,
+    KernelToolchainError,
+    KernelToolchainRequest,
+    find_missing_tools,
+    kernel_toolchain,
+    missing_tools_message,
+    sandbox_argv,
+    toolchain_roots,
+)
+from unikernel_rules.kernel.toolchain_packages import KERNEL_TOOLCHAIN_PACKAGES
+
+LOCK_PATH = "3rdparty/debian/debian.lock"
+
+
+def _lock(names) -> DebianLock:
+    generated = {
+        n: {
+            "architecture": "amd64",
+            "depends": [],
+            "filename": f"pool/main/{n[0]}/{n}/{n}_1.0-1_amd64.deb",
+            "sha256": "a" * 64,
+            "size": 10,
+            "suite": "bookworm",
+            "version": "1.0-1",
+        }
+        for n in names
+    }
+    return lock_from_generated(
+        LOCK_PATH, generated, requested=list(names), suites=["bookworm"], components=["main"],
+        architecture="amd64",
+    )
+
+
+def test_default_lock_roots_hold_the_toolchain() -> None:
+    assert set(KERNEL_TOOLCHAIN_PACKAGES) <= set(DEFAULT_ROOTS)
+    for essential in ("gcc-12", "binutils", "make", "bash", "coreutils", "sed", "mawk", "perl"):
+        assert essential in KERNEL_TOOLCHAIN_PACKAGES
+
+
+def test_extra_packages_are_added_once() -> None:
+    roots = toolchain_roots(["dwarves", "make"])
+    assert roots[: len(KERNEL_TOOLCHAIN_PACKAGES)] == KERNEL_TOOLCHAIN_PACKAGES
+    assert roots.count("make") == 1 and roots[-1] == "dwarves"
+
+
+def _assemble(lock: DebianLock, request: KernelToolchainRequest):
+    return run_rule_with_mocks(
+        kernel_toolchain,
+        rule_args=[request],
+        mock_gets=[MockGet(output_type=DebianLock, input_types=(DebianLockRequest,), mock=lambda _: lock)],
+    )
+
+
+def test_toolchain_package_missing_from_the_lock() -> None:
+    lock = _lock([p for p in KERNEL_TOOLCHAIN_PACKAGES if p != "bc"])
+    with pytest.raises(KernelToolchainError) as e:
+        _assemble(lock, KernelToolchainRequest((), "the kernel build of 3rdparty/kernel:linux"))
+    text = str(e.value)
+    assert "bc (is needed by the kernel build of 3rdparty/kernel:linux)" in text
+    assert f"not in the Debian lockfile {LOCK_PATH}" in text
+    assert "`[debian-lock].packages`" in text and 'packages.add = ["bc"]' in text
+    assert f"`./{REGENERATE_COMMAND}`" in text
+
+
+def test_extra_toolchain_package_missing_from_the_lock() -> None:
+    lock = _lock(KERNEL_TOOLCHAIN_PACKAGES)
+    with pytest.raises(KernelToolchainError) as e:
+        _assemble(lock, KernelToolchainRequest(("dwarves",), "the kernel build of //k:btf"))
+    assert "dwarves (is needed by the kernel build of //k:btf)" in str(e.value)
+    assert 'packages.add = ["dwarves"]' in str(e.value)
+
+
+class _Archive:
+    def mirror_url(self) -> str:
+        return "file:///nonexistent-debian-mirror"
+
+
+def test_toolchain_package_whose_download_changed() -> None:
+    """A changed .deb of a toolchain package fails with the lock's re-lock advice."""
+    package = _lock(["make"]).get("make")
+    assert package is not None
+
+    def changed_download(request: DownloadFile) -> Digest:
+        # The engine's own text for a sha256/size mismatch (Pants 2.17).
+        raise Exception(
+            f"Wrong digest for downloaded file: want Digest {{ hash: Fingerprint<{'a' * 64}>, "
+            f"size_bytes: 10 }} got Digest {{ hash: Fingerprint<{'b' * 64}>, size_bytes: 10 }}"
+        )
+
+    with pytest.raises(DebianLockError) as e:
+        run_rule_with_mocks(
+            download_deb,
+            rule_args=[DebianDownloadRequest(package, "the kernel build of 3rdparty/kernel:linux"), _Archive()],
+            mock_gets=[MockGet(output_type=Digest, input_types=(DownloadFile,), mock=changed_download)],
+        )
+    text = str(e.value)
+    assert "Fetching the Debian package make 1.0-1 (for the kernel build of 3rdparty/kernel:linux)" in text
+    assert "did not match the lock (10 bytes with sha256 " + "a" * 64 in text
+    assert f"Re-lock with `{REGENERATE_COMMAND}`" in text
+
+
+@pytest.mark.parametrize(
+    "line, name, package, kind",
+    [
+        ("/bin/sh: 1: openssl: not found", "openssl", "openssl", "command"),
+        ("bash: line 1: pahole: command not found", "pahole", "dwarves", "command"),
+        ("  BTF: .tmp_vmlinux.btf: pahole (pahole) is not available", "pahole", "dwarves", "command"),
+        ("make[2]: lzop: No such file or directory", "lzop", "lzop", "command"),
+        ("./scripts/foo.sh: line 12: frobnicate: command not found", "frobnicate", None, "command"),
+        (
+            "scripts/sign-file.c:25:10: fatal error: openssl/opensslv.h: No such file or directory",
+            "openssl/opensslv.h", "libssl-dev", "header",
+        ),
+    ],
+)
+def test_find_missing_tools(line: str, name: str, package, kind: str) -> None:
+    output = f"  CC      init/main.o\n{line}\nmake[1]: *** [Makefile:1234: vmlinux] Error 127\n"
+    assert [(t.name, t.package, t.kind) for t in find_missing_tools(output)] == [(name, package, kind)]
+
+
+def test_ordinary_failures_name_no_tool() -> None:
+    output = (
+        "init/main.c:1:1: error: expected ';' before '}' token\n"
+        "make[2]: *** No rule to make target 'foo.o', needed by 'built-in.a'.  Stop.\n"
+        "grep: .config: No such file or directory\n"
+        "make: *** [Makefile:1988: .] Error 2\n"
+    )
+    assert find_missing_tools(output) == []
+
+
+def test_missing_tools_message_names_tool_package_and_fix() -> None:
+    text = missing_tools_message(find_missing_tools("/bin/sh: 1: pahole: not found\n"), "//k:btf")
+    assert "the command `pahole`: Debian package `dwarves`" in text
+    assert "`toolchain_packages` field of //k:btf" in text
+    assert 'packages.add = ["dwarves"]' in text and f"./{REGENERATE_COMMAND}" in text
+
+
+def test_sandbox_argv_holds_the_whole_environment() -> None:
+    argv = sandbox_argv({"B": "2", **SANDBOX_ENV}, "/build", ("/bin/bash", "/build/x.sh"))
+    assert argv[0] == "./toolchain_sandbox"
+    assert argv[-4:] == ("tree", "/build", "/bin/bash", "/build/x.sh")
+    env = [argv[i + 1] for i, a in enumerate(argv[:-4]) if a == "-e"]
+    assert env == sorted(env) and "PATH=/usr/bin:/bin" in env and "B=2" in env
