@@ -1,14 +1,25 @@
 from __future__ import annotations
 
 import pytest
-from pants.engine.fs import Digest, DownloadFile
-from pants.testutil.rule_runner import MockGet, run_rule_with_mocks
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, MergeDigests
+from pants.engine.rules import QueryRule
+from pants.testutil.rule_runner import MockGet, RuleRunner, run_rule_with_mocks
 
 from unikernel_rules.debian.lock import REGENERATE_COMMAND, DebianLock, DebianLockError, lock_from_generated
-from unikernel_rules.debian.rules import DebianDownloadRequest, DebianLockRequest, download_deb
+from unikernel_rules.debian.rules import (
+    DebianDownloadRequest,
+    DebianLockRequest,
+    DebianPackagesRequest,
+    DebianTree,
+    DownloadedDeb,
+    download_deb,
+)
+from unikernel_rules.subsystems.unikernel import DebianArchiveSubsystem
 from unikernel_rules.debian.subsystem import DEFAULT_ROOTS
 from unikernel_rules.kernel.toolchain import (
     SANDBOX_ENV,
+    _SandboxHelper,
+    _SandboxHelperRequest,
     KernelToolchainError,
     KernelToolchainRequest,
     find_missing_tools,
@@ -57,8 +68,25 @@ def _assemble(lock: DebianLock, request: KernelToolchainRequest):
     return run_rule_with_mocks(
         kernel_toolchain,
         rule_args=[request],
-        mock_gets=[MockGet(output_type=DebianLock, input_types=(DebianLockRequest,), mock=lambda _: lock)],
+        mock_gets=[
+            MockGet(output_type=DebianLock, input_types=(DebianLockRequest,), mock=lambda _: lock),
+            # Never reached when a package is missing: the lock is checked first.
+            *(
+                MockGet(output_type=out, input_types=(inp,), mock=_unreachable)
+                for out, inp in (
+                    (DebianTree, DebianPackagesRequest),
+                    (_SandboxHelper, _SandboxHelperRequest),
+                    (Digest, CreateDigest),
+                    (Digest, MergeDigests),
+                    (Digest, AddPrefix),
+                )
+            ),
+        ],
     )
+
+
+def _unreachable(*_):
+    raise AssertionError("the toolchain was assembled although a package is missing from the lock")
 
 
 def test_toolchain_package_missing_from_the_lock() -> None:
@@ -80,30 +108,24 @@ def test_extra_toolchain_package_missing_from_the_lock() -> None:
     assert 'packages.add = ["dwarves"]' in str(e.value)
 
 
-class _Archive:
-    def mirror_url(self) -> str:
-        return "file:///nonexistent-debian-mirror"
-
-
-def test_toolchain_package_whose_download_changed() -> None:
-    """A changed .deb of a toolchain package fails with the lock's re-lock advice."""
+def test_toolchain_package_whose_download_changed(tmp_path) -> None:
+    """A toolchain package whose .deb on the mirror no longer matches the lock (a real download
+    through the engine, from a file:// mirror): the lock's re-lock advice, naming the package."""
     package = _lock(["make"]).get("make")
     assert package is not None
-
-    def changed_download(request: DownloadFile) -> Digest:
-        # The engine's own text for a sha256/size mismatch (Pants 2.17).
-        raise Exception(
-            f"Wrong digest for downloaded file: want Digest {{ hash: Fingerprint<{'a' * 64}>, "
-            f"size_bytes: 10 }} got Digest {{ hash: Fingerprint<{'b' * 64}>, size_bytes: 10 }}"
-        )
-
-    with pytest.raises(DebianLockError) as e:
-        run_rule_with_mocks(
-            download_deb,
-            rule_args=[DebianDownloadRequest(package, "the kernel build of 3rdparty/kernel:linux"), _Archive()],
-            mock_gets=[MockGet(output_type=Digest, input_types=(DownloadFile,), mock=changed_download)],
+    served = tmp_path / "mirror" / package.filename
+    served.parent.mkdir(parents=True)
+    served.write_bytes(b"not the locked make\n")
+    rule_runner = RuleRunner(
+        rules=[download_deb, *DebianArchiveSubsystem.rules(), QueryRule(DownloadedDeb, [DebianDownloadRequest])],
+    )
+    rule_runner.set_options([f"--debian-archive-mirror=file://{tmp_path / 'mirror'}"])
+    with pytest.raises(Exception) as e:
+        rule_runner.request(
+            DownloadedDeb, [DebianDownloadRequest(package, "the kernel build of 3rdparty/kernel:linux")]
         )
     text = str(e.value)
+    assert "DebianLockError" in text
     assert "Fetching the Debian package make 1.0-1 (for the kernel build of 3rdparty/kernel:linux)" in text
     assert "did not match the lock (10 bytes with sha256 " + "a" * 64 in text
     assert f"Re-lock with `{REGENERATE_COMMAND}`" in text
