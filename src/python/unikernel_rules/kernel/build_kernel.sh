@@ -1,17 +1,13 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Build a minimal Linux kernel inside a Pants sandbox.
 #
 #   build_kernel.sh SOURCE_DEB JOBS LABEL=FRAGMENT ...
-#
-# Runs chrooted into the locked toolchain tree (kernel/toolchain.py, toolchain_sandbox.c), in
-# /build, with the tree's own bash, gcc-12, binutils, make, ... and a fixed environment: every
-# command below is the tree's, none is the host's.
 #
 # SOURCE_DEB is Debian's linux-source-X.Y package (a tarball of the upstream tree plus Debian's
 # patches). The config is `make tinyconfig`, then each fragment in order, then olddefconfig.
 # Every assignment in a fragment must survive into the final .config: an unknown option, or one
 # Kconfig cannot set because of its dependencies, stops the build (exit 3) with LABEL:LINE.
-# Outputs: out/kernel (bzImage), out/config, out/release (/build/out: tree/build/out in the sandbox).
+# Outputs: out/kernel (bzImage), out/config, out/release.
 set -euo pipefail
 export LC_ALL=C
 
