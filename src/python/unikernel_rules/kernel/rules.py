@@ -50,6 +50,7 @@ from unikernel_rules.kernel.toolchain import (
     KernelToolchainError,
     KernelToolchainRequest,
     find_missing_tools,
+    kconfig_tool_hints,
     missing_tools_message,
     sandbox_argv,
 )
@@ -251,9 +252,11 @@ async def build_kernel(
             for line in result.stdout.decode(errors="replace").splitlines()
             if line.startswith("UNIKERNEL_CONFIG_ERROR ")
         ]
+        hints = kconfig_tool_hints(problems, str(fs.address))
         raise KernelBuildError(
             f"The kernel config of {fs.address} cannot be built as asked:\n"
             + "\n".join(f"  - {p}" for p in problems)
+            + "".join(f"\n{h}" for h in hints)
         )
     if result.exit_code != 0:
         output = result.stderr.decode(errors="replace") + result.stdout.decode(errors="replace")

@@ -102,6 +102,17 @@ HEADER_PACKAGES: Sequence[Tuple[str, str]] = (
     ("gcc-plugin.h", "gcc-12-plugin-dev"),
 )
 
+# Kconfig symbols whose value comes from running a tool at config time (`$(shell,...)`): a
+# dependency on one of them fails when the toolchain lacks the tool.
+KCONFIG_TOOL_SYMBOLS: Mapping[str, Tuple[str, str]] = {
+    "PAHOLE_VERSION": ("pahole", "dwarves"),
+    "RUST_IS_AVAILABLE": ("rustc", "rustc"),
+    "RUSTC_VERSION": ("rustc", "rustc"),
+    "BINDGEN_VERSION": ("bindgen", "bindgen"),
+    "CC_IS_CLANG": ("clang", "clang"),
+    "LD_IS_LLD": ("ld.lld", "lld"),
+}
+
 _NOT_FOUND_PATTERNS = (
     # dash: "/bin/sh: 1: openssl: not found"; bash: "bash: line 1: pahole: command not found"
     re.compile(r"(?:^|[\s:])([A-Za-z0-9_.+-]+): (?:command )?not found\s*$"),
@@ -213,6 +224,21 @@ def missing_tools_message(tools: Sequence[MissingTool], kernel: str) -> str:
         f"{kernel} and to `[debian-lock].packages` (`packages.add = [{quoted}]`), then run "
         f"`./{REGENERATE_COMMAND}`; or turn the option off in your fragment."
     )
+
+
+def kconfig_tool_hints(problems: Iterable[str], kernel: str) -> List[str]:
+    """For config errors whose unmet dependency is a tool-probing symbol: what to add."""
+    hints: List[str] = []
+    text = "\n".join(problems)
+    for symbol, (tool, package) in KCONFIG_TOOL_SYMBOLS.items():
+        if re.search(rf"\b{symbol}\b", text):
+            hints.append(
+                f"{symbol} is measured by running `{tool}`, which the locked kernel toolchain "
+                f"lacks: add the Debian package `{package}` to the `toolchain_packages` field of "
+                f'{kernel} and to `[debian-lock].packages` (`packages.add = ["{package}"]`), then '
+                f"run `./{REGENERATE_COMMAND}`."
+            )
+    return hints
 
 
 def sandbox_argv(env: Mapping[str, str], workdir: str, program: Sequence[str]) -> Tuple[str, ...]:

@@ -23,6 +23,7 @@ from unikernel_rules.kernel.toolchain import (
     KernelToolchainError,
     KernelToolchainRequest,
     find_missing_tools,
+    kconfig_tool_hints,
     kernel_toolchain,
     missing_tools_message,
     sandbox_argv,
@@ -173,3 +174,14 @@ def test_sandbox_argv_holds_the_whole_environment() -> None:
     assert argv[-4:] == ("tree", "/build", "/bin/bash", "/build/x.sh")
     env = [argv[i + 1] for i, a in enumerate(argv[:-4]) if a == "-e"]
     assert env == sorted(env) and "PATH=/usr/bin:/bin" in env and "B=2" in env
+
+
+def test_kconfig_dependency_on_a_missing_tool_names_its_package() -> None:
+    problem = (
+        "user/btf.config:1: asked for `CONFIG_DEBUG_INFO_BTF=y` but Kconfig gave "
+        "`# CONFIG_DEBUG_INFO_BTF is not set` (depends on !DEBUG_INFO_DWARF5 || PAHOLE_VERSION >= 121); "
+        "enable what it depends on in a fragment"
+    )
+    (hint,) = kconfig_tool_hints([problem], "//k:btf")
+    assert "`pahole`" in hint and "`dwarves`" in hint and "`toolchain_packages` field of //k:btf" in hint
+    assert kconfig_tool_hints(["x.config:2: CONFIG_FOO does not exist"], "//k:x") == []
