@@ -260,14 +260,13 @@ async def build_kernel(
         )
     if result.exit_code != 0:
         output = result.stderr.decode(errors="replace") + result.stdout.decode(errors="replace")
+        tail = "\n".join(output.strip().splitlines()[-60:])
         missing_tools = find_missing_tools(output)
         if missing_tools:
-            raise KernelToolchainError(missing_tools_message(missing_tools, str(fs.address)))
-        tail = "\n".join(
-            (result.stderr.decode(errors="replace") + result.stdout.decode(errors="replace"))
-            .strip()
-            .splitlines()[-60:]
-        )
+            raise KernelToolchainError(
+                missing_tools_message(missing_tools, str(fs.address))
+                + f"\n\nThe build's last lines (exit code {result.exit_code}):\n{tail}"
+            )
         raise KernelBuildError(
             f"Building the kernel of {fs.address} failed (exit code {result.exit_code}):\n{tail}"
         )
