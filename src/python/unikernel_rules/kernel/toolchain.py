@@ -171,9 +171,9 @@ def missing_packages_message(missing: Sequence[str], lock_path: str, origin: str
     names = ", ".join(missing)
     quoted = ", ".join(f'"{m}"' for m in missing)
     return (
-        f"The kernel is compiled with a toolchain of locked Debian packages, but {names} "
-        f"({'is' if len(missing) == 1 else 'are'} needed by {origin}) "
-        f"{'is' if len(missing) == 1 else 'are'} not in the Debian lockfile {lock_path}. "
+        f"The kernel is compiled with a toolchain of locked Debian packages, but {names}, "
+        f"needed by {origin}, {'is' if len(missing) == 1 else 'are'} not in the Debian "
+        f"lockfile {lock_path}. "
         "Keep the kernel toolchain in `[debian-lock].packages` (its default lists it; if you set "
         f"`packages` in pants.toml, use `packages.add = [{quoted}]` instead of replacing the "
         f"default), then re-lock with `./{REGENERATE_COMMAND}`."

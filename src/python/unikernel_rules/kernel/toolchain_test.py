@@ -95,7 +95,7 @@ def test_toolchain_package_missing_from_the_lock() -> None:
     with pytest.raises(KernelToolchainError) as e:
         _assemble(lock, KernelToolchainRequest((), "the kernel build of 3rdparty/kernel:linux"))
     text = str(e.value)
-    assert "bc (is needed by the kernel build of 3rdparty/kernel:linux)" in text
+    assert "but bc, needed by the kernel build of 3rdparty/kernel:linux, is not" in text
     assert f"not in the Debian lockfile {LOCK_PATH}" in text
     assert "`[debian-lock].packages`" in text and 'packages.add = ["bc"]' in text
     assert f"`./{REGENERATE_COMMAND}`" in text
@@ -105,7 +105,7 @@ def test_extra_toolchain_package_missing_from_the_lock() -> None:
     lock = _lock(KERNEL_TOOLCHAIN_PACKAGES)
     with pytest.raises(KernelToolchainError) as e:
         _assemble(lock, KernelToolchainRequest(("dwarves",), "the kernel build of //k:btf"))
-    assert "dwarves (is needed by the kernel build of //k:btf)" in str(e.value)
+    assert "but dwarves, needed by the kernel build of //k:btf, is not" in str(e.value)
     assert 'packages.add = ["dwarves"]' in str(e.value)
 
 
