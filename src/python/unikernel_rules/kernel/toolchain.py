@@ -116,6 +116,8 @@ KCONFIG_TOOL_SYMBOLS: Mapping[str, Tuple[str, str]] = {
 _NOT_FOUND_PATTERNS = (
     # dash: "/bin/sh: 1: openssl: not found"; bash: "bash: line 1: pahole: command not found"
     re.compile(r"(?:^|[\s:])([A-Za-z0-9_.+-]+): (?:command )?not found\s*$"),
+    # a `#!/usr/bin/env python3` script: "/usr/bin/env: 'python3': No such file or directory"
+    re.compile(r"\benv: ['\u2018`]?([A-Za-z0-9_.+-]+)['\u2019]?: No such file or directory"),
     # make running a program directly: "make[2]: openssl: No such file or directory"
     re.compile(r"^make(?:\[\d+\])?: ([A-Za-z0-9_.+-]+): No such file or directory\s*$"),
     # scripts/link-vmlinux.sh: "BTF: .tmp_vmlinux.btf: pahole (pahole) is not available"

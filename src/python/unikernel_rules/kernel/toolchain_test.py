@@ -139,6 +139,8 @@ def test_toolchain_package_whose_download_changed(tmp_path) -> None:
         ("bash: line 1: pahole: command not found", "pahole", "dwarves", "command"),
         ("  BTF: .tmp_vmlinux.btf: pahole (pahole) is not available", "pahole", "dwarves", "command"),
         ("make[2]: lzop: No such file or directory", "lzop", "lzop", "command"),
+        # Seen building CONFIG_DEBUG_INFO_BTF (tools/bpf/resolve_btfids runs a python3 script).
+        ("/usr/bin/env: 'python3': No such file or directory", "python3", "python3", "command"),
         ("./scripts/foo.sh: line 12: frobnicate: command not found", "frobnicate", None, "command"),
         (
             "scripts/sign-file.c:25:10: fatal error: openssl/opensslv.h: No such file or directory",
