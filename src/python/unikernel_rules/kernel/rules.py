@@ -207,7 +207,8 @@ async def build_kernel(
         ),
     )
     # The build runs chrooted into the toolchain tree (`tree/`): its own files go to /build.
-    build_inputs = await Get(Digest, AddPrefix(await Get(Digest, MergeDigests([inputs, source])), BUILD_TREE_DIR))
+    build_files = await Get(Digest, MergeDigests([inputs, source]))
+    build_inputs = await Get(Digest, AddPrefix(build_files, BUILD_TREE_DIR))
     input_digest = await Get(Digest, MergeDigests([build_inputs, toolchain.tree, toolchain.helper]))
 
     env = {**SANDBOX_ENV, **REPRODUCIBLE_KBUILD_ENV}
