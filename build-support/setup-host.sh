@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Install the host packages unikernel_rules needs on a Debian/Ubuntu machine, if missing:
 #   qemu-system-x86      boots images (`pants run`, tests, benchmarks)
-#   build-essential flex bison bc libelf-dev xz-utils binutils
-#                        the Linux kernel's own build (Kbuild uses the host gcc)
 #   cpio                 lets tests cross-check the initramfs with GNU cpio
 #   squashfs-tools       lets unit tests check mkrootfs.py (images use the Debian-locked one)
 #   faketime             the reproducibility test runs its second build at a fake date
 #   libmagic1 libarchive13
 #                        diffoscope's two imports (python-magic, libarchive-c) load them
 #   zstd                 lets diffoscope look inside zstd-compressed members
-# Everything else (Pants, pex, zig, Debian packages for images) is fetched and pinned by ./pants.
+# No compiler: the kernel is built by a toolchain of Debian packages from the lock (gcc-12,
+# binutils, make, ...), chrooted into in a user namespace; the host needs only a kernel that
+# allows user namespaces. Everything else (Pants, pex, zig, Debian packages for images and for
+# the kernel build) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 build-essential flex bison bc libelf-dev xz-utils binutils cpio squashfs-tools
-  faketime libmagic1 libarchive13 zstd)
+packages=(qemu-system-x86 cpio squashfs-tools faketime libmagic1 libarchive13 zstd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,8 @@ from pants.option.option_types import StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
+from unikernel_rules.kernel.toolchain_packages import KERNEL_TOOLCHAIN_PACKAGES
+
 DEBIAN_RESOLVE = "debian"
 
 DEFAULT_ROOTS = (
@@ -19,6 +21,8 @@ DEFAULT_ROOTS = (
     "e2fsprogs",
     "tzdata",
     "ca-certificates",
+    # The kernel is compiled inside a tree of these (gcc-12, binutils, make, ...): no host tools.
+    *KERNEL_TOOLCHAIN_PACKAGES,
 )
 
 

@@ -8,12 +8,6 @@ import os
 from dataclasses import dataclass
 from typing import Tuple
 
-from pants.core.util_rules.system_binaries import (
-    BashBinary,
-    BinaryPathRequest,
-    BinaryPaths,
-    BinaryPathTest,
-)
 from pants.engine.addresses import Address
 from pants.engine.fs import (
     CreateDigest,
@@ -22,6 +16,7 @@ from pants.engine.fs import (
     DigestSubset,
     FileContent,
     MergeDigests,
+    AddPrefix,
     PathGlobs,
     RemovePrefix,
 )
@@ -45,21 +40,35 @@ from unikernel_rules.debian.rules import (
     DebianLockRequest,
     DownloadedDeb,
 )
+from unikernel_rules.kernel.toolchain import (
+    BUILD_DIR,
+    SANDBOX_ENV,
+    TREE_DIR,
+    SANDBOX_ERROR_PREFIX,
+    SANDBOX_FAILURE_EXIT,
+    KernelToolchain,
+    KernelToolchainError,
+    KernelToolchainRequest,
+    find_missing_tools,
+    kconfig_tool_hints,
+    missing_tools_message,
+    sandbox_argv,
+)
+from unikernel_rules.kernel.toolchain import rules as toolchain_rules
 from unikernel_rules.target_types import (
     KernelFragmentsField,
     KernelIncludeBuiltinFragmentsField,
     KernelSourcePackageField,
+    KernelToolchainPackagesField,
     UnikernelKernelTarget,
 )
 
 logger = logging.getLogger(__name__)
 
-# Host tools the kernel's own build system needs (Kbuild is not hermetic; Linux builds with the
-# host's gcc). Each one's `--version` output goes into the process's cache key.
-KERNEL_HOST_TOOLS = ("make", "gcc", "ld", "ar", "flex", "bison", "bc", "perl", "tar", "xz")
 # Added to the builtin fragments of the kernel of an image with a disk root.
 DISK_FRAGMENT = "disk"
-KERNEL_TOOLS_INSTALL_HINT = "apt-get install build-essential flex bison bc libelf-dev xz-utils"
+# The build's own files (script, source .deb, fragments) in the Process sandbox: /build in the tree.
+BUILD_TREE_DIR = f"{TREE_DIR}/{BUILD_DIR}"
 
 # Kbuild embeds these in the kernel; pinned so that every build is byte-identical.
 REPRODUCIBLE_KBUILD_ENV = {
@@ -68,8 +77,6 @@ REPRODUCIBLE_KBUILD_ENV = {
     "KBUILD_BUILD_HOST": "unikernel-rules",
     "KBUILD_BUILD_VERSION": "1",
     "SOURCE_DATE_EPOCH": "0",
-    "LC_ALL": "C",
-    "TZ": "UTC",
 }
 
 
@@ -80,6 +87,7 @@ class KernelFieldSet(FieldSet):
     source_package: KernelSourcePackageField
     fragments: KernelFragmentsField
     builtin_fragments: KernelIncludeBuiltinFragmentsField
+    toolchain_packages: KernelToolchainPackagesField
 
 
 @dataclass(frozen=True)
@@ -112,44 +120,6 @@ class KernelBuildError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class KernelToolchain:
-    """(tool name, "path:fingerprint") for each host tool of the kernel build."""
-
-    tools: Tuple[Tuple[str, str], ...]
-
-
-@rule(desc="Find the host toolchain for kernel builds", level=LogLevel.DEBUG)
-async def find_kernel_toolchain() -> KernelToolchain:
-    search_path = ("/usr/bin", "/bin", "/usr/local/bin")
-    results = await MultiGet(
-        Get(
-            BinaryPaths,
-            BinaryPathRequest(
-                binary_name=tool, search_path=search_path, test=BinaryPathTest(["--version"])
-            ),
-        )
-        for tool in KERNEL_HOST_TOOLS
-    )
-    missing = [r.binary_name for r in results if not r.first_path]
-    if missing:
-        raise KernelBuildError(
-            softwrap(
-                f"""
-                Building a kernel needs these host tools, which were not found in
-                {', '.join(search_path)}: {', '.join(missing)}. On Debian or Ubuntu install
-                them with `{KERNEL_TOOLS_INSTALL_HINT}`.
-                """
-            )
-        )
-    return KernelToolchain(
-        tuple(
-            (r.binary_name, f"{r.first_path.path}:{r.first_path.fingerprint}")  # type: ignore[union-attr]
-            for r in results
-        )
-    )
-
-
 def builtin_fragment(name: str) -> bytes:
     return importlib.resources.read_binary("unikernel_rules.kernel.fragments", f"{name}.config")
 
@@ -165,8 +135,6 @@ def _literal_paths(spec_path: str, globs) -> Tuple[str, ...]:
 @rule(desc="Build a Linux kernel", level=LogLevel.DEBUG)
 async def build_kernel(
     request: KernelRequest,
-    bash: BashBinary,
-    toolchain: KernelToolchain,
 ) -> BuiltKernel:
     wrapped = await Get(
         WrappedTarget,
@@ -185,7 +153,7 @@ async def build_kernel(
             )
         )
     fs = KernelFieldSet.create(target)
-    # The source is one locked Debian package (not its closure: the kernel builds with host tools).
+    # The source is one locked Debian package (not its closure); the toolchain is another tree.
     origin = f"the kernel source of {fs.address} (field `source_package`)"
     lock = await Get(DebianLock, DebianLockRequest())
     package = lock.get(fs.source_package.value) or closure(lock, [fs.source_package.value], origin)[0]
@@ -225,58 +193,86 @@ async def build_kernel(
     ]
     labels = [f"builtin:{name}" for name in builtin_names] + ordered_user_files
     script = importlib.resources.read_binary("unikernel_rules.kernel", "build_kernel.sh")
-    inputs = await Get(
-        Digest,
-        CreateDigest([FileContent("build_kernel.sh", script, is_executable=True), *fragment_contents]),
+    inputs, toolchain = await MultiGet(
+        Get(
+            Digest,
+            CreateDigest([FileContent("build_kernel.sh", script, is_executable=True), *fragment_contents]),
+        ),
+        Get(
+            KernelToolchain,
+            KernelToolchainRequest(
+                tuple(fs.toolchain_packages.value or ()),
+                f"the kernel build of {fs.address}",
+            ),
+        ),
     )
-    input_digest = await Get(Digest, MergeDigests([inputs, source]))
+    # The build runs chrooted into the toolchain tree (`tree/`): its own files go to /build.
+    build_files = await Get(Digest, MergeDigests([inputs, source]))
+    build_inputs = await Get(Digest, AddPrefix(build_files, BUILD_TREE_DIR))
+    input_digest = await Get(Digest, MergeDigests([build_inputs, toolchain.tree, toolchain.helper]))
 
-    tool_dirs = sorted({os.path.dirname(v.split(":", 1)[0]) for _, v in toolchain.tools})
-    env = {
-        **REPRODUCIBLE_KBUILD_ENV,
-        "PATH": os.pathsep.join([*tool_dirs, "/usr/bin", "/bin"]),
-        # The host toolchain enters the cache key through its fingerprint.
-        "UNIKERNEL_KERNEL_TOOLCHAIN": ";".join(f"{k}={v}" for k, v in toolchain.tools),
-    }
+    env = {**SANDBOX_ENV, **REPRODUCIBLE_KBUILD_ENV}
     result = await Get(
         FallibleProcessResult,
         Process(
-            argv=(
-                bash.path,
-                "build_kernel.sh",
-                source_name,
-                "{pants_concurrency}",
-                *(f"{label}={fc.path}" for label, fc in zip(labels, fragment_contents)),
+            argv=sandbox_argv(
+                env,
+                f"/{BUILD_DIR}",
+                (
+                    "/bin/bash",
+                    f"/{BUILD_DIR}/build_kernel.sh",
+                    source_name,
+                    "{pants_concurrency}",
+                    *(f"{label}={fc.path}" for label, fc in zip(labels, fragment_contents)),
+                ),
             ),
             description=f"Building the Linux {version} kernel of {fs.address} (several minutes, cached)",
             input_digest=input_digest,
-            output_directories=("out",),
-            env=env,
+            output_directories=(f"{BUILD_TREE_DIR}/out",),
+            # Nothing of the host: the helper gives the build exactly SANDBOX_ENV + Kbuild's pins.
+            env={"PATH": SANDBOX_ENV["PATH"]},
             concurrency_available=8,
             level=LogLevel.INFO,
         ),
     )
+    if result.exit_code == SANDBOX_FAILURE_EXIT and SANDBOX_ERROR_PREFIX.encode() in result.stderr:
+        problem = [
+            line.split(" ", 1)[1]
+            for line in result.stderr.decode(errors="replace").splitlines()
+            if line.startswith(SANDBOX_ERROR_PREFIX)
+        ]
+        raise KernelToolchainError(
+            f"The kernel build of {fs.address} could not enter its toolchain sandbox: "
+            f"{'; '.join(problem)}. The kernel is compiled chrooted into a tree of locked Debian "
+            "packages inside a user namespace; this machine (or remote-execution worker) must "
+            "allow user namespaces (docs/remote-cache.md)."
+        )
     if result.exit_code == 3:
         problems = [
             line.split(" ", 1)[1]
             for line in result.stdout.decode(errors="replace").splitlines()
             if line.startswith("UNIKERNEL_CONFIG_ERROR ")
         ]
+        hints = kconfig_tool_hints(problems, str(fs.address))
         raise KernelBuildError(
             f"The kernel config of {fs.address} cannot be built as asked:\n"
             + "\n".join(f"  - {p}" for p in problems)
+            + "".join(f"\n{h}" for h in hints)
         )
     if result.exit_code != 0:
-        tail = "\n".join(
-            (result.stderr.decode(errors="replace") + result.stdout.decode(errors="replace"))
-            .strip()
-            .splitlines()[-60:]
-        )
+        output = result.stderr.decode(errors="replace") + result.stdout.decode(errors="replace")
+        tail = "\n".join(output.strip().splitlines()[-60:])
+        missing_tools = find_missing_tools(output)
+        if missing_tools:
+            raise KernelToolchainError(
+                missing_tools_message(missing_tools, str(fs.address))
+                + f"\n\nThe build's last lines (exit code {result.exit_code}):\n{tail}"
+            )
         raise KernelBuildError(
             f"Building the kernel of {fs.address} failed (exit code {result.exit_code}):\n{tail}"
         )
 
-    out = await Get(Digest, RemovePrefix(result.output_digest, "out"))
+    out = await Get(Digest, RemovePrefix(result.output_digest, f"{BUILD_TREE_DIR}/out"))
     kernel, config, release_digest = await MultiGet(
         Get(Digest, DigestSubset(out, PathGlobs(["kernel"]))),
         Get(Digest, DigestSubset(out, PathGlobs(["config"]))),
@@ -294,4 +290,4 @@ async def build_kernel(
 
 
 def rules():
-    return collect_rules()
+    return [*collect_rules(), *toolchain_rules()]

@@ -28,6 +28,7 @@ from unikernel_rules.target_types.kernel import (  # noqa: F401
     KernelSourcePackageField,
     KernelFragmentsField,
     KernelIncludeBuiltinFragmentsField,
+    KernelToolchainPackagesField,
     UnikernelKernelTarget,
 )
 from unikernel_rules.target_types.c import (  # noqa: F401

@@ -57,6 +57,21 @@ class KernelIncludeBuiltinFragmentsField(StringSequenceField):
     )
 
 
+class KernelToolchainPackagesField(StringSequenceField):
+    alias = "toolchain_packages"
+    default = ()
+    help = softwrap(
+        """
+        Extra Debian packages for the kernel's build toolchain, e.g. `["dwarves"]` (pahole) for
+        `CONFIG_DEBUG_INFO_BTF` or `["openssl", "libssl-dev"]` for module signing. The kernel
+        is compiled inside a tree of locked Debian packages only (gcc-12, binutils, make, ...,
+        see `unikernel_rules/kernel/toolchain_packages.py`); these are added to it with their
+        dependencies. Each must be in the Debian lock: add it to `[debian-lock].packages`
+        (`packages.add = [...]`) and run `pants generate-lockfiles --resolve=debian`.
+        """
+    )
+
+
 class UnikernelKernelTarget(Target):
     alias = "unikernel_kernel"
     core_fields = (
@@ -64,13 +79,15 @@ class UnikernelKernelTarget(Target):
         KernelSourcePackageField,
         KernelFragmentsField,
         KernelIncludeBuiltinFragmentsField,
+        KernelToolchainPackagesField,
     )
     help = softwrap(
         """
         A minimal Linux kernel built from locked source (Debian's `linux-source-X.Y`):
         `tinyconfig` plus the plugin's fragments plus yours. The build is one cached process
-        keyed by the source's sha256, the
-        merged config and the host toolchain's fingerprint; it is reproducible
+        that runs chrooted into a tree of locked Debian packages (gcc-12, binutils, make, ...),
+        reading nothing from the host; it is keyed by the sha256s of the source and the
+        toolchain packages, the fragments and the build script, and it is reproducible
         (KBUILD_BUILD_TIMESTAMP/USER/HOST/VERSION pinned).
         """
     )
