@@ -11,8 +11,10 @@ reports 1). Shells, `timeout`, CI systems and the issue's users expect 130. This
 - keeps the command in the same process group, so a terminal's Ctrl-C (SIGINT to the
   foreground group) reaches it directly, as before; the wrapper only notes it, and exits 130
   once the command has exited (a SIGINT is not passed on: the command already has it);
-- passes SIGTERM, SIGHUP and SIGQUIT on to the command (what `exec` gave before: `timeout`
-  and CI runners signal the process they started);
+- ignores a terminal's other keyboard signal, SIGQUIT (Ctrl-\\), the same way: the command is
+  in the foreground group and gets it itself (passing it on would deliver it twice);
+- passes SIGTERM and SIGHUP on to the command (what `exec` gave before: `timeout` and CI
+  runners signal the process they started);
 - otherwise exits with the command's status (128 + N if a signal N killed it).
 
 Standard library only: it runs before Pants, with the bootstrap's Python.
@@ -25,7 +27,9 @@ import subprocess
 import sys
 from typing import List, Optional
 
-FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+FORWARDED = (signal.SIGTERM, signal.SIGHUP)
+# Keyboard signals: the terminal sends them to the whole foreground group, the command included.
+KEYBOARD = (signal.SIGQUIT,)
 INTERRUPTED_STATUS = 128 + signal.SIGINT
 
 
@@ -53,6 +57,8 @@ def run(argv: List[str]) -> int:
     signal.signal(signal.SIGINT, on_sigint)
     for sig in FORWARDED:
         signal.signal(sig, forward)
+    for sig in KEYBOARD:
+        signal.signal(sig, lambda signum, frame: None)  # handled, not SIG_IGN: exec resets it
     try:
         child = subprocess.Popen(argv)
     except OSError as e:

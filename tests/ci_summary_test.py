@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
-from pants_repo import source_root
+from pants_repo import build_support_module
 
-
-def _module():
-    path = source_root() / "build-support" / "ci_summary.py"
-    spec = importlib.util.spec_from_file_location("ci_summary", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ci_summary"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-summary = _module()
+summary = build_support_module("ci_summary")
 
 LOG = """\
 20:00:01.00 [INFO] Completed: Run Pytest - tests/a_test.py:tests - succeeded.

@@ -10,6 +10,7 @@ cache (~/.cache/pants) unless a test says otherwise, so the kernel is built once
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -33,6 +34,16 @@ def source_root() -> Path:
         if (candidate / "pants.toml").is_file() and (candidate / "src/python/unikernel_rules").is_dir():
             return candidate
     raise RuntimeError(f"no repository files found from {here}; check tests/BUILD dependencies")
+
+
+def build_support_module(name: str):
+    """Import build-support/<name>.py (a script, not a package) for its unit tests."""
+    path = source_root() / "build-support" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 @contextlib.contextmanager

@@ -22,6 +22,12 @@ import signal, sys, time
 term_status = int(sys.argv[1])
 signal.signal(signal.SIGINT, lambda *_: sys.exit(1))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(term_status))
+quits = []  # SIGQUITs received; half a second after the first, exit 10 + their number
+def on_quit(*_):
+    quits.append(1)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+signal.signal(signal.SIGQUIT, on_quit)
+signal.signal(signal.SIGALRM, lambda *_: sys.exit(10 + len(quits)))
 print("READY", flush=True)
 time.sleep(60)
 sys.exit(0)
@@ -52,6 +58,13 @@ def test_ctrl_c_exits_130_although_the_command_exits_1(tmp_path: Path) -> None:
     _wait_ready(proc)
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
     assert proc.wait(timeout=30) == 130
+
+
+def test_a_terminals_sigquit_reaches_the_command_once(tmp_path: Path) -> None:
+    proc = _start(tmp_path, *_stand_in(tmp_path))
+    _wait_ready(proc)
+    os.killpg(proc.pid, signal.SIGQUIT)  # Ctrl-\: the whole group, the command included
+    assert proc.wait(timeout=30) == 11, "the command got SIGQUIT twice (passed on) or never"
 
 
 def test_sigterm_is_passed_on_and_its_status_kept(tmp_path: Path) -> None:

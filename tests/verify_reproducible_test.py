@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
 
-from pants_repo import source_root
+from pants_repo import build_support_module
 
-
-def _module():
-    path = source_root() / "build-support" / "verify_reproducible.py"
-    spec = importlib.util.spec_from_file_location("verify_reproducible", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-verify = _module()
+verify = build_support_module("verify_reproducible")
 
 
 def _bundle(dist: Path, name: str, files: dict, **extra) -> None:

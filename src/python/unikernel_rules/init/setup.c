@@ -125,6 +125,26 @@ static void set_sin(struct sockaddr *sa, struct in_addr addr)
     memcpy(sa, &sin, sizeof sin);
 }
 
+/* Give an interface an address and netmask and bring it up; failures after the first are
+ * logged.  Returns -1 (errno set) when the interface does not exist, else 0. */
+static int if_configure(int sock, const char *name, struct in_addr ip, struct in_addr netmask)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0)
+        return -1;
+    set_sin(&ifr.ifr_addr, ip);
+    if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
+        msg("%s: SIOCSIFADDR: %s", name, strerror(errno));
+    set_sin(&ifr.ifr_netmask, netmask);
+    if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
+        msg("%s: SIOCSIFNETMASK: %s", name, strerror(errno));
+    if (if_up(sock, name) != 0)
+        msg("cannot bring up %s: %s", name, strerror(errno));
+    return 0;
+}
+
 static void write_resolv_conf(const char *nameserver)
 {
     if (mkdir("/etc", 0755) != 0 && errno != EEXIST)
@@ -152,49 +172,24 @@ void setup_network(void)
         msg("cannot bring up lo: %s", strerror(errno));
 
     if (conf.net_static) {
-        struct ifreq ifr;
-        memset(&ifr, 0, sizeof ifr);
-        strcpy(ifr.ifr_name, "eth0");
-        if (ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) {
+        if (if_configure(sock, "eth0", conf.ip, conf.netmask) != 0) {
             msg("warning: no eth0 (%s); running without network", strerror(errno));
         } else {
-            set_sin(&ifr.ifr_addr, conf.ip);
-            if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
-                msg("eth0: SIOCSIFADDR: %s", strerror(errno));
-            set_sin(&ifr.ifr_netmask, conf.netmask);
-            if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
-                msg("eth0: SIOCSIFNETMASK: %s", strerror(errno));
-            if (if_up(sock, "eth0") != 0)
-                msg("cannot bring up eth0: %s", strerror(errno));
-
             struct rtentry rt; /* default route: 0.0.0.0/0 via gateway */
             memset(&rt, 0, sizeof rt);
             set_sin(&rt.rt_dst, (struct in_addr){0});
             set_sin(&rt.rt_genmask, (struct in_addr){0});
             set_sin(&rt.rt_gateway, conf.gateway);
             rt.rt_flags = RTF_UP | RTF_GATEWAY;
-            rt.rt_dev = ifr.ifr_name;
+            rt.rt_dev = "eth0";
             if (ioctl(sock, SIOCADDRT, &rt) != 0 && errno != EEXIST)
                 msg("eth0: cannot add default route: %s", strerror(errno));
         }
     }
     /* eth1: the NIC forwarded ports arrive on (the launcher adds it only when it forwards
      * ports).  Just an address: its subnet route carries the replies. */
-    if (conf.ports_static) {
-        struct ifreq ifr;
-        memset(&ifr, 0, sizeof ifr);
-        strcpy(ifr.ifr_name, "eth1");
-        if (ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
-            set_sin(&ifr.ifr_addr, conf.ports_ip);
-            if (ioctl(sock, SIOCSIFADDR, &ifr) != 0)
-                msg("eth1: SIOCSIFADDR: %s", strerror(errno));
-            set_sin(&ifr.ifr_netmask, conf.ports_netmask);
-            if (ioctl(sock, SIOCSIFNETMASK, &ifr) != 0)
-                msg("eth1: SIOCSIFNETMASK: %s", strerror(errno));
-            if (if_up(sock, "eth1") != 0)
-                msg("cannot bring up eth1: %s", strerror(errno));
-        }
-    }
+    if (conf.ports_static)
+        if_configure(sock, "eth1", conf.ports_ip, conf.ports_netmask);
     /* Rejected hosts (QEMU's 10.0.2.2 = the host's loopback): an unreachable /32 route.  The
      * default route keeps 10.0.2.2 as its next hop (resolved on the link, not through the
      * table), so only connections *to* it fail.  The app has no CAP_NET_ADMIN to undo it. */
