@@ -24,9 +24,10 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
         add(f"cleared (it records them in `$TMPDIR/{FIGURES_FILE}`). Run it, then this report again.")
         return lines
     add(f"Measured by {source}, run started {figures.get('started', '?')},")
-    add(f"last figure {figures.get('updated', '?')}. Build A: no local cache, writes every process to a")
-    add("BuildGrid REAPI server on loopback. Build B: no cache at all, another checkout path, TZ,")
-    add("LANG, umask, under `faketime`. Clone C: another path, an empty local store, build A's")
+    add(f"last figure {figures.get('updated', '?')}. Build A: the suite's normal build (the user's local")
+    add("cache: hits on a warm machine). Build B: no local cache, another checkout path, named caches,")
+    add("TZ, LANG, umask, under `faketime`, the host's compiler toolchain hidden; writes every process")
+    add("to a BuildGrid REAPI server on loopback. Clone C: another path, an empty local store, build B's")
     add("named-caches path emptied, remote cache read only. See docs/reproducibility.md and docs/remote-cache.md.")
     add("")
     a, b, c = figures.get("clone_a") or {}, figures.get("build_b") or {}, figures.get("clone_c") or {}
@@ -45,11 +46,15 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
         f"{'—' if hits is None else ('✅' if requests and hits == requests else '❌')} |")
     add(f"| Pants' environment discovery on clone C (never cached, by Pants' design) | "
         f"{num(c, 'discovery')} processes | | |")
-    add(f"| wall time, build A (cold: no local cache, writes the remote cache) | {num(a, 'wall_s', ' s')} | | |")
+    add(f"| wall time, build A (the user's local cache) | {num(a, 'wall_s', ' s')} "
+        f"({num(a, 'local_hits')} hits, {num(a, 'local_processes')} processes run) | | |")
+    hidden = b.get("host_toolchain_hidden")
+    add(f"| wall time, build B (no local cache, writes the remote cache"
+        f"{'' if hidden is None else (', host toolchain hidden' if hidden else ', host toolchain visible')}) "
+        f"| {num(b, 'wall_s', ' s')} | | |")
     add(f"| wall time, clone C (from the remote cache) | {num(c, 'wall_s', ' s')} | | |")
-    add(f"| wall time, build B (no cache at all) | {num(b, 'wall_s', ' s')} | | |")
-    add(f"| processes build A ran and wrote | {num(a, 'local_processes')} ran, {num(a, 'written')} "
-        f"written, {num(a, 'write_errors')} write errors | | |")
+    add(f"| processes build B ran and wrote | {num(b, 'local_processes')} ran, {num(b, 'written')} "
+        f"written, {num(b, 'write_errors')} write errors | | |")
     if stopped:
         add(f"| server stopped: a changed C image still builds | "
             f"{'yes' if stopped.get('build_succeeded') else 'no'}, "

@@ -14,12 +14,16 @@ def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypa
     assert "No figures: `tests/reproducibility_integration_test.py`" in missing
 
     remote_cache.record_figures(started="2026-11-30 01:00 UTC")
-    remote_cache.record_figures(clone_a={"wall_s": 1500.2, "local_processes": 80, "written": 74, "write_errors": 0})
-    remote_cache.record_figures(build_b={"wall_s": 1400.0})
+    remote_cache.record_figures(clone_a={"wall_s": 40.2, "local_processes": 30, "local_hits": 74})
+    remote_cache.record_figures(
+        build_b={"wall_s": 1400.0, "local_processes": 108, "written": 74, "write_errors": 0, "host_toolchain_hidden": True}
+    )
     remote_cache.record_figures(artifacts={"x/image/kernel": "ab" * 32, "x/image/initrd": "cd" * 32}, different=["x/image/initrd"])
     text = render.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
     assert "run started 2026-11-30 01:00 UTC" in text
-    assert "| wall time, build A (cold: no local cache, writes the remote cache) | 1500.2 s | | |" in text
+    assert "| wall time, build A (the user's local cache) | 40.2 s (74 hits, 30 processes run) | | |" in text
+    assert "| wall time, build B (no local cache, writes the remote cache, host toolchain hidden) | 1400.0 s | | |" in text
+    assert "| processes build B ran and wrote | 108 ran, 74 written, 0 write errors | | |" in text
     assert "| processes run locally on clone C | — | 0 | — |" in text  # clone C did not run
     assert "1 of 2 identical." in text
     assert "| `x/image/initrd` | `cdcdcdcdcdcdcdcd…` | ❌ |" in text
@@ -53,5 +57,5 @@ def test_only_the_reproducibility_section_is_rendered_anew() -> None:
     head = old.split("\n## Reproducibility and remote cache", 1)[0]
     assert new.startswith(head)
     assert "No figures:" not in new and "hand-written text" not in new
-    assert "| wall time, build B (no cache at all) | 700.0 s | | |" in new
+    assert "| wall time, build B (no local cache, writes the remote cache) | 700.0 s | | |" in new
     assert new == reproducibility.replace_reproducibility(new, figures)  # idempotent
