@@ -201,11 +201,8 @@ def remote_flags(
     `named_caches`: other directories than the user's (an empty dir: an empty cache, as on
     another machine).
 
-    Two machines share the cache entries of PEX-based tool processes only if their named caches
-    live at the same absolute path: Pants 2.17 runs those tools as VenvPex scripts that name the
-    venv `<named caches>/pex_root/venvs/s/<sha1 of its absolute path>`, and the scripts are inputs
-    of the process. A test that plays "another machine" empties the writer's named caches dir and
-    reuses its path (see docs/remote-cache.md)."""
+    No cache key holds the named caches directory (docs/remote-cache.md, "Cross-machine hits"),
+    so a test that plays "another machine" gives it a directory of its own."""
     return (
         *((f"--local-store-dir={local_store}",) if local_store else ()),
         *((f"--named-caches-dir={named_caches}",) if named_caches else ()),

@@ -14,11 +14,13 @@ One test, so that the kernel is built from nothing only once (build B):
    byte-identical to A's, so the kernel built by the locked Debian toolchain is the same
    whatever the host has (issue 11's hermeticity proof; tests/kernel_toolchain_integration_test.py
    checks the cheap half: the kernel's key holds no host tool).
-3. Clone C (another path, an empty local store, B's named caches dir emptied: another machine of
-   the same kind, see `remote_cache.remote_flags`; `--remote-cache-read` only) must run **no
-   build process locally** (Pants' own counters, `--stats-log`; see
+3. Clone C (another path, an empty local store, empty named caches of its own, another HOME:
+   another machine and user of the same kind; `--remote-cache-read` only) must run **no build
+   process locally** (Pants' own counters, `--stats-log`; see
    `remote_cache.processes_run_locally`; Pants' never-cached environment discovery aside),
-   miss nothing, and produce A's bytes.
+   miss nothing, and produce A's bytes. Clone C' also finds its Pythons in another order (PATH's
+   pyenv directories last) and has no pyenv: only Pants' own PEX builds may miss (their argv
+   names the interpreters Pants found: Pants 2.17), everything else must hit, same bytes.
 4. With the server stopped, clone C changes one C source line and packages the C image with
    the remote cache still configured: it succeeds, with Pants' "Failed to read from remote
    cache" warning.
@@ -59,6 +61,8 @@ the `diffoscope` resolve) on every differing file pair, truncated.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import shutil
 import time
 import warnings
@@ -100,6 +104,13 @@ files(name="files", sources=["BUILD"])
 ENV_A = {"TZ": "UTC", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 ENV_B = {"TZ": "Asia/Kolkata", "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8"}
 FAKE_DATE = "2031-05-05 12:00:00"
+
+
+def pythons_last(path: str) -> str:
+    """PATH with the directories of pyenv's Pythons moved behind the system's."""
+    dirs = [d for d in path.split(os.pathsep) if d]
+    pyenv = [d for d in dirs if "pyenv" in d]
+    return os.pathsep.join([d for d in dirs if d not in pyenv] + pyenv)
 
 
 def _digests(repo: RepoCopy) -> Dict[str, str]:
@@ -190,11 +201,12 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
             raise AssertionError(f"not reproducible: {different}\n\ndiffoscope:\n{report}")
         record_figures(artifacts=a, different=[])
 
-        # Clone C plays another machine of the same kind: an empty local store, and empty named
-        # caches at the same absolute path as B's (the path is part of PEX-based processes' keys;
-        # see remote_cache.remote_flags).
+        # Clone C plays another machine and user of the same kind: an empty local store, empty
+        # named caches of its own (not B's path: no key holds it any more) and another HOME.
         shutil.rmtree(named_caches)
-        flags_c = remote_flags(server.address, read=True, write=False, local_store=store_c, named_caches=named_caches)
+        named_caches_c, home_c = tmp_path / "cache-c" / "named_caches", tmp_path / "home-c"
+        home_c.mkdir()
+        flags_c = remote_flags(server.address, read=True, write=False, local_store=store_c, named_caches=named_caches_c)
         # Pants 2.17 starts each cacheable process locally at once while it asks the cache
         # (speculation without delay) and keeps whichever finishes first. On a loaded machine a
         # process of a few milliseconds can beat BuildGrid's answer although the entry is there
@@ -202,10 +214,32 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
         # local slot lets the cache answer first; a miss or a local win still fails below.
         flags_c += ("--process-execution-local-parallelism=1",)
         start = time.monotonic()
-        rc = third.run_subprocess(*flags_c, "package", *BUNDLES)
+        rc = third.run_subprocess(*flags_c, "package", *BUNDLES, extra_env={"HOME": str(home_c)})
         wall_c = time.monotonic() - start
         rc.assert_success()
         cc = parse_counters(rc.stderr)
+        digests_c = _digests(third)
+
+        # Clone C' also finds its Pythons in another order (PATH's pyenv directories last) and
+        # has no pyenv of its own (PYENV_ROOT unset, an empty HOME): Pants' own PEX builds
+        # name the interpreters Pants found (`--python-path`, `--python`), so they miss and run
+        # again; every other process must still be a hit (keyed by the PEXes' bytes).
+        store_d, named_caches_d = tmp_path / "cache-d" / "store", tmp_path / "cache-d" / "named_caches"
+        flags_d = remote_flags(server.address, read=True, write=False, local_store=store_d, named_caches=named_caches_d)
+        flags_d += ("--process-execution-local-parallelism=1",)
+        env_d = {"HOME": str(home_c), "PATH": pythons_last(os.environ.get("PATH", "")), "PYENV_ROOT": ""}
+        rd_other = third.run_subprocess(*flags_d, "package", *BUNDLES, extra_env=env_d)
+        rd_other.assert_success()
+        cd = parse_counters(rd_other.stderr)
+        pex_builds = len(re.findall(r"Starting: Building [^\n]*\.pex", rd_other.stderr))
+        record_figures(
+            clone_d={
+                "remote_requests": cd.get("remote_cache_requests"),
+                "remote_hits": cd.get("remote_cache_requests_cached"),
+                "pex_builds_run": pex_builds,
+                "identical_to_a": _digests(third) == a,
+            }
+        )
 
     # Build B ran every process; those it did not write to the cache are the ones Pants never
     # caches (environment discovery: see remote_cache.processes_never_cached).
@@ -217,7 +251,9 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
         f"{cb.get('remote_cache_write_errors', 0)} write errors {write_warnings[:3]}; clone C (empty local store): "
         f"{wall_c:.0f} s, {cc.get('remote_cache_requests_cached')}/{cc.get('remote_cache_requests')} "
         f"remote hits, {processes_run_locally(cc)} build processes run locally, "
-        f"{processes_never_cached(cc)} discovery processes (B: {discovery_b}); counters C: {cc}"
+        f"{processes_never_cached(cc)} discovery processes (B: {discovery_b}); counters C: {cc}; "
+        f"clone C' (Pythons in another order, no pyenv): {cd.get('remote_cache_requests_cached')}/"
+        f"{cd.get('remote_cache_requests')} remote hits, {pex_builds} PEX builds run"
     )
     # The figures docs/benchmarks.md reports (the benchmark report reads the figures file; the
     # warning shows them in pytest's summary: Pants shows a passing test's output only with
@@ -230,7 +266,7 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
             "remote_hits": cc.get("remote_cache_requests_cached"),
             "run_locally": processes_run_locally(cc),
             "discovery": processes_never_cached(cc),
-            "identical_to_a": _digests(third) == a,
+            "identical_to_a": digests_c == a,
         }
     )
     assert cc.get("remote_cache_requests", 0) > 0, summary
@@ -244,13 +280,17 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
     # Every process that asks the cache got a hit; local starts beyond those requests and the
     # discovery processes are speculative starts, cancelled when the cache answered.
     assert cc.get("local_execution_requests", 0) <= cc.get("remote_cache_requests", 0) + processes_never_cached(cc), summary
-    assert _digests(third) == a
+    assert digests_c == a
+    assert _digests(third) == a, "clone C' built other bytes"
+    # Clone C': only Pants' PEX builds may have run again (each logs "Starting: Building X.pex").
+    assert cd.get("remote_cache_requests_uncached", 0) <= pex_builds, (pex_builds, cd)
+    assert cd.get("remote_cache_requests_cached", 0) > 0, cd
 
     # The server is stopped: a small source change still builds, with a warning.
     main_c = third.root / "testprojects/c/hello_http/main.c"
     main_c.write_text(main_c.read_text() + "\n/* a small change */\n")
     rd = third.run_subprocess(
-        *remote_flags(server.address, read=True, write=True, local_store=store_c, named_caches=named_caches),
+        *remote_flags(server.address, read=True, write=True, local_store=store_c, named_caches=named_caches_c),
         "package",
         "testprojects/c/hello_http:image",
     )

@@ -1,6 +1,8 @@
 """unikernel_rules: build Linux unikernel VM images from monorepo targets with Pants."""
 
 from unikernel_rules.debian import rules as debian_rules
+from unikernel_rules.debian import tool_python
+from unikernel_rules.debian import tree as debian_tree
 from unikernel_rules.goals import package, run
 from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
@@ -21,7 +23,7 @@ from unikernel_rules.target_types import (
     UnikernelImageTarget,
     UnikernelKernelTarget,
 )
-from unikernel_rules.util_rules import zig_cc
+from unikernel_rules.util_rules import tool_wheels, zig_cc
 
 
 def target_types():
@@ -57,5 +59,8 @@ def rules():
         *unikernel_run.rules(),
         *debian_tools.rules(),
         *debian_rules.rules(),
+        *debian_tree.rules(),
+        *tool_python.rules(),
+        *tool_wheels.rules(),
         *zig_cc.rules(),
     ]

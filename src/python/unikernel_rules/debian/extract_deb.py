@@ -18,7 +18,8 @@ import os
 import posixpath
 import sys
 import tarfile
-from typing import BinaryIO, Tuple
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator, Tuple
 
 ERROR_PREFIX = "UNIKERNEL_DEB_ERROR "
 SKIPPED_PREFIXES = (
@@ -67,46 +68,69 @@ def _normalise(name: str) -> str:
     return path
 
 
-def extract(deb_path: str, out_dir: str) -> int:
-    with open(deb_path, "rb") as f:
-        member_name, data = read_data_member(f)
+@dataclass(frozen=True)
+class Member:
+    """One entry of a package's tree: a directory, a regular file or a symlink."""
+
+    path: str  # relative to the tree's root, normalised
+    kind: str  # "dir", "file" or "symlink"
+    data: bytes = b""  # a file's contents
+    executable: bool = False  # a file's executable bit (the only mode bit kept)
+    target: str = ""  # a symlink's target, relative when the package's was absolute
+
+
+def members(deb: bytes) -> Iterator[Member]:
+    """The tree a Debian package installs, in archive order (see the module docstring for what
+    is kept and how). Also used by rule code, in memory, to unpack the build scripts' own
+    Python (unikernel_rules.debian.tool_python)."""
+    member_name, data = read_data_member(io.BytesIO(deb))
     if member_name.endswith(".zst"):
         raise DebError(
             f"{member_name} is compressed with zstd, which this extractor does not read "
             "(Debian bookworm packages use xz)"
         )
-    os.makedirs(out_dir, exist_ok=True)
-    count = 0
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         for member in tar:
             path = _normalise(member.name)
             if not path or skipped(path):
                 continue
-            dest = os.path.join(out_dir, path)
-            parent = os.path.dirname(dest)
             if member.isdir():
-                os.makedirs(dest, exist_ok=True)
-                continue
-            if not (member.isfile() or member.issym() or member.islnk()):
-                continue  # device nodes, FIFOs
-            os.makedirs(parent, exist_ok=True)
-            if os.path.lexists(dest):
-                os.unlink(dest)
-            if member.issym():
+                yield Member(path, "dir")
+            elif member.issym():
                 target = member.linkname
                 if target.startswith("/"):
                     target = posixpath.relpath(
                         posixpath.normpath(target.lstrip("/")) or ".", posixpath.dirname(path) or "."
                     )
-                os.symlink(target, dest)
-            else:
+                yield Member(path, "symlink", target=target)
+            elif member.isfile() or member.islnk():
                 src = tar.extractfile(member)  # follows hard links to their target's data
                 if src is None:
                     raise DebError(f"cannot read {member.name}")
-                with open(dest, "wb") as out:
-                    out.write(src.read())
-                os.chmod(dest, 0o755 if member.mode & 0o111 else 0o644)
-            count += 1
+                yield Member(path, "file", data=src.read(), executable=bool(member.mode & 0o111))
+            # device nodes, FIFOs: skipped
+
+
+def extract(deb_path: str, out_dir: str) -> int:
+    with open(deb_path, "rb") as f:
+        deb = f.read()
+    os.makedirs(out_dir, exist_ok=True)
+    count = 0
+    for member in members(deb):
+        dest = os.path.join(out_dir, member.path)
+        if member.kind == "dir":
+            os.makedirs(dest, exist_ok=True)
+            continue
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if os.path.lexists(dest):
+            os.unlink(dest)
+        if member.kind == "symlink":
+            os.symlink(member.target, dest)
+        else:
+            with open(dest, "wb") as out:
+                out.write(member.data)
+            os.chmod(dest, 0o755 if member.executable else 0o644)
+        count += 1
     return count
 
 

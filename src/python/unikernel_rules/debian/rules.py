@@ -1,5 +1,5 @@
-"""The Debian package lock: generation (`pants generate-lockfiles --resolve=debian`),
-download of locked `.deb` files and their extraction into one file tree.
+"""The Debian package lock: generation (`pants generate-lockfiles --resolve=debian`) and
+download of locked `.deb` files (their extraction into one tree: unikernel_rules.debian.tree).
 
 Public API (others code against these names):
 - `Get(DebianPackages, DebianPackagesRequest)`: the closure's `.deb` files;
@@ -39,9 +39,7 @@ from pants.engine.fs import (
     FileContent,
     FileDigest,
     FileEntry,
-    MergeDigests,
     PathGlobs,
-    RemovePrefix,
 )
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
@@ -84,7 +82,6 @@ MULTIARCH_TRIPLET = "x86_64-linux-gnu"
 DYNAMIC_LOADER = f"lib/{MULTIARCH_TRIPLET}/ld-linux-x86-64.so.2"
 LIBRARY_DIRS = (f"lib/{MULTIARCH_TRIPLET}", f"usr/lib/{MULTIARCH_TRIPLET}", "lib", "usr/lib")
 GENERATE_SCRIPT = "generate_lock.py"
-EXTRACT_SCRIPT = "extract_deb.py"
 PROXY_ENV_VARS = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 
 
@@ -130,17 +127,6 @@ class DownloadedDeb:
     digest: Digest  # one file, named like the archive's file (basename of `Filename`)
     path: str
     package: LockedDebianPackage
-
-
-@dataclass(frozen=True)
-class _ExtractRequest:
-    package: LockedDebianPackage
-    description_of_origin: str
-
-
-@dataclass(frozen=True)
-class _ExtractedDeb:
-    digest: Digest
 
 
 def debian_loader_argv(tree_dir: str) -> Tuple[str, ...]:
@@ -237,7 +223,7 @@ async def download_deb(request: DebianDownloadRequest, archive: DebianArchiveSub
     return DownloadedDeb(digest=digest, path=posixpath.basename(pkg.filename), package=pkg)
 
 
-def _selected(lock: DebianLock, request: DebianPackagesRequest) -> Tuple[LockedDebianPackage, ...]:
+def selected_packages(lock: DebianLock, request: DebianPackagesRequest) -> Tuple[LockedDebianPackage, ...]:
     packages = closure(lock, request.packages, request.description_of_origin)
     if request.with_dependencies:
         return packages
@@ -247,7 +233,7 @@ def _selected(lock: DebianLock, request: DebianPackagesRequest) -> Tuple[LockedD
 @rule(desc="Fetch locked Debian packages", level=LogLevel.DEBUG)
 async def debian_packages(request: DebianPackagesRequest) -> DebianPackages:
     lock = await Get(DebianLock, DebianLockRequest())
-    packages = _selected(lock, request)
+    packages = selected_packages(lock, request)
     downloads = await MultiGet(
         Get(DownloadedDeb, DebianDownloadRequest(p, request.description_of_origin)) for p in packages
     )
@@ -261,60 +247,12 @@ async def debian_packages(request: DebianPackagesRequest) -> DebianPackages:
 
 
 # ---------------------------------------------------------------------------------------------
-# Extraction
+# Scripts
 # ---------------------------------------------------------------------------------------------
 
 
 def _script(name: str) -> bytes:
     return importlib.resources.read_binary("unikernel_rules.debian", name)
-
-
-@rule(desc="Extract a Debian package", level=LogLevel.DEBUG)
-async def extract_deb(request: _ExtractRequest, tools: DebianTools) -> _ExtractedDeb:
-    pkg = request.package
-    deb, tool, script = await MultiGet(
-        Get(DownloadedDeb, DebianDownloadRequest(pkg, request.description_of_origin)),
-        Get(VenvPex, PexRequest, tools.to_pex_request()),
-        Get(Digest, CreateDigest([FileContent(EXTRACT_SCRIPT, _script(EXTRACT_SCRIPT))])),
-    )
-    input_digest = await Get(Digest, MergeDigests([deb.digest, script]))
-    result = await Get(
-        FallibleProcessResult,
-        VenvPexProcess(
-            tool,
-            argv=(EXTRACT_SCRIPT, deb.path, "root"),
-            input_digest=input_digest,
-            output_directories=("root",),
-            description=f"Extracting Debian package {pkg.name} {pkg.version}",
-            level=LogLevel.DEBUG,
-        ),
-    )
-    if result.exit_code != 0:
-        stderr = result.stderr.decode(errors="replace")
-        lines = [l.split(" ", 1)[1] for l in stderr.splitlines() if l.startswith("UNIKERNEL_DEB_ERROR ")]
-        raise DebianLockError(
-            f"Extracting the Debian package {pkg.name} {pkg.version} (for "
-            f"{request.description_of_origin}) failed: {' '.join(lines) or stderr.strip()[-2000:]}"
-        )
-    return _ExtractedDeb(await Get(Digest, RemovePrefix(result.output_digest, "root")))
-
-
-@rule(desc="Assemble a tree of Debian packages", level=LogLevel.DEBUG)
-async def debian_tree(request: DebianPackagesRequest) -> DebianTree:
-    lock = await Get(DebianLock, DebianLockRequest())
-    packages = _selected(lock, request)
-    extracted = await MultiGet(
-        Get(_ExtractedDeb, _ExtractRequest(p, request.description_of_origin)) for p in packages
-    )
-    try:
-        digest = await Get(Digest, MergeDigests(e.digest for e in extracted))
-    except Exception as e:
-        raise DebianLockError(
-            f"The Debian packages {', '.join(p.name for p in packages)} (for "
-            f"{request.description_of_origin}) cannot be merged into one tree: two of them ship "
-            f"the same path with different contents.\n\nUnderlying error: {e}"
-        ) from e
-    return DebianTree(digest=digest, packages=packages)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Tuple
 
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
@@ -26,12 +25,12 @@ from pants.engine.fs import (
     SymlinkEntry,
 )
 from pants.engine.process import FallibleProcessResult, Process
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv
 from unikernel_rules.rootfs import mkrootfs
-from unikernel_rules.rootfs.rules import script_python_fingerprint
+from unikernel_rules.debian.tool_python import ToolPython, ToolPythonRequest
 
 ROOTFS_IMAGE = "rootfs.img"
 # lz4 (-Xhc): measured under qemu -icount, the guest decompresses a CPython stdlib 2.7x faster
@@ -94,7 +93,7 @@ async def find_mksquashfs() -> Mksquashfs:
 
 @rule(desc="Build a squashfs root filesystem image", level=LogLevel.DEBUG)
 async def build_rootfs_image(
-    request: RootfsImageRequest, python: PythonBuildStandaloneBinary, mksquashfs: Mksquashfs
+    request: RootfsImageRequest, mksquashfs: Mksquashfs
 ) -> RootfsImage:
     entries = await Get(DigestEntries, Digest, request.rootfs)
     regular = [e for e in entries if isinstance(e, FileEntry)]
@@ -119,19 +118,19 @@ async def build_rootfs_image(
             ]
         ),
     )
-    input_digest = await Get(Digest, MergeDigests([root, tool_files, mksquashfs.digest]))
+    input_digest, python = await MultiGet(
+        Get(Digest, MergeDigests([root, tool_files, mksquashfs.digest])),
+        Get(ToolPython, ToolPythonRequest()),
+    )
     result = await Get(
         FallibleProcessResult,
         Process(
-            argv=(python.path, "-S", "-E", "mkrootfs.py", "spec.json"),
+            argv=python.argv("mkrootfs.py", "spec.json"),
             input_digest=input_digest,
+            immutable_input_digests=python.immutable_input_digests,
             output_files=(f"out/{ROOTFS_IMAGE}",),
             description=request.description,
-            env={
-                "PYTHONHASHSEED": "0",
-                "UNIKERNEL_PYTHON_VERSION": script_python_fingerprint(),
-                "UNIKERNEL_MKSQUASHFS": mksquashfs.fingerprint,
-            },
+            env=python.env(extra={"UNIKERNEL_MKSQUASHFS": mksquashfs.fingerprint}),
             level=LogLevel.DEBUG,
         ),
     )

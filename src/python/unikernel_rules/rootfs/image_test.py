@@ -6,12 +6,15 @@ import subprocess
 
 import pytest
 
-from pants.core.util_rules import adhoc_binaries, system_binaries
+import sys
+
+from pants.core.util_rules import system_binaries
 from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, SymlinkEntry
 from pants.engine.fs import EMPTY_DIGEST
 from pants.engine.rules import QueryRule, rule
 from pants.testutil.rule_runner import RuleRunner
 
+from unikernel_rules.debian.tool_python import ToolPython, ToolPythonRequest
 from unikernel_rules.rootfs import image
 from unikernel_rules.rootfs.image import Mksquashfs, RootfsImage, RootfsImageRequest
 
@@ -28,13 +31,19 @@ async def host_mksquashfs() -> Mksquashfs:
     return Mksquashfs(digest=EMPTY_DIGEST, argv=(path,), fingerprint="host")
 
 
+@rule
+async def host_tool_python(_: ToolPythonRequest) -> ToolPython:
+    """The test's own Python instead of the Debian-locked one (which needs the archive)."""
+    return ToolPython(EMPTY_DIGEST, (sys.executable,))
+
+
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     return RuleRunner(
         rules=[
             image.build_rootfs_image,
             host_mksquashfs,
-            *adhoc_binaries.rules(),
+            host_tool_python,
             *system_binaries.rules(),
             QueryRule(RootfsImage, [RootfsImageRequest]),
             QueryRule(Digest, [CreateDigest]),

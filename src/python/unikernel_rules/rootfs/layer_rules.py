@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass
 from typing import Dict, Iterable, Set, Tuple
 
-from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
 from pants.engine.fs import (
     EMPTY_DIGEST,
     AddPrefix,
@@ -38,7 +37,9 @@ from unikernel_rules.debian.rules import (
     debian_binary_argv,
 )
 from unikernel_rules.rootfs.soname_packages import candidates, policy_name
+from unikernel_rules.debian.tool_python import ToolPython, ToolPythonRequest
 from unikernel_rules.subsystems.debian_tools import DebianTools
+from unikernel_rules.util_rules.tool_wheels import ToolWheels, ToolWheelsRequest
 
 
 class LayerBuildError(Exception):
@@ -76,6 +77,8 @@ def _script(module: str, name: str) -> FileContent:
 RUNTIME_LAYER_MARKER = "runtime layer from"
 
 
+# Where the `[debian-tools]` wheels appear in a sandbox (an immutable input).
+DEBIAN_TOOLS_DIR = "__debian_tools"
 LAYER_SCRIPTS = (("unikernel_rules.rootfs", "layer.py"), ("unikernel_rules.rootfs", "elf_closure.py"))
 
 
@@ -90,32 +93,35 @@ async def run_tool_script(
     scripts: Tuple[Tuple[str, str], ...] = LAYER_SCRIPTS,
 ) -> FallibleProcessResult:
     """Run `script` (one of `scripts`: (package, file name) pairs shipped into the sandbox)
-    with `spec.json` by the `[debian-tools]` Python (python-debian, pyelftools) as a cached
-    process with a fixed hash seed, epoch and locale."""
-    pex = await Get(VenvPex, PexRequest, tools.to_pex_request())
-    files = await Get(
-        Digest,
-        CreateDigest(
-            [
-                *(_script(package, name) for package, name in scripts),
-                FileContent("spec.json", json.dumps(spec, sort_keys=True).encode()),
-            ]
+    with `spec.json` by the locked Python (unikernel_rules.debian.tool_python) with the
+    `[debian-tools]` libraries (python-debian, pyelftools) on its path, as a cached process
+    with a fixed hash seed, epoch and locale."""
+    python, wheels, files = await MultiGet(
+        Get(ToolPython, ToolPythonRequest()),
+        Get(ToolWheels, ToolWheelsRequest(tools.to_pex_request(), DEBIAN_TOOLS_DIR)),
+        Get(
+            Digest,
+            CreateDigest(
+                [
+                    *(_script(package, name) for package, name in scripts),
+                    FileContent("spec.json", json.dumps(spec, sort_keys=True).encode()),
+                ]
+            ),
         ),
     )
     input_digest = await Get(Digest, MergeDigests([inputs, files]))
-    process = await Get(
-        Process,
-        VenvPexProcess(
-            pex,
-            argv=(script, "spec.json"),
+    return await Get(
+        FallibleProcessResult,
+        Process(
+            argv=python.argv(script, "spec.json"),
             input_digest=input_digest,
+            immutable_input_digests={**python.immutable_input_digests, **wheels.immutable_input_digests},
             output_directories=outputs,
             description=description,
             level=level,
-            extra_env={"PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0", "LC_ALL": "C.UTF-8"},
+            env=python.env(wheels.python_path, {"SOURCE_DATE_EPOCH": "0", "LC_ALL": "C.UTF-8"}),
         ),
     )
-    return await Get(FallibleProcessResult, Process, process)
 
 
 async def outputs_and_report(output_digest: Digest, report_path: str) -> Tuple[Digest, dict]:

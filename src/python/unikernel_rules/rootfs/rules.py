@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import platform
-import zlib
 from dataclasses import dataclass
 
-from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
@@ -21,8 +18,10 @@ from pants.engine.fs import (
     RemovePrefix,
 )
 from pants.engine.process import Process, ProcessResult
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
+
+from unikernel_rules.debian.tool_python import ToolPython, ToolPythonRequest
 
 # Guest paths with a meaning to init (see init/main.c and init/config.c).
 INIT_PATH = "init"
@@ -30,16 +29,6 @@ UK_DIR = ".uk"
 INIT_CONF = ".uk/init.conf"
 COMPLETE_SENTINEL = ".uk/complete"
 MEMORY_TOKEN = "@MEMORY_NEEDED_MIB@"
-
-
-def script_python_fingerprint() -> str:
-    """What of the interpreter running our sandboxed stdlib-only scripts (Pants' own, the
-    `PythonBuildStandaloneBinary`) can change their output: its version and zlib's. Stable
-    across machines, unlike `sys.version` (which holds the interpreter's build date)."""
-    return (
-        f"{platform.python_implementation()} {platform.python_version()} "
-        f"zlib {zlib.ZLIB_RUNTIME_VERSION}"
-    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +49,7 @@ class Initrd:
 
 
 @rule(desc="Pack an initramfs", level=LogLevel.DEBUG)
-async def build_initrd(request: InitrdRequest, python: PythonBuildStandaloneBinary) -> Initrd:
+async def build_initrd(request: InitrdRequest) -> Initrd:
     spec = {
         "root": "root",
         "output": "out/initrd",
@@ -90,17 +79,19 @@ async def build_initrd(request: InitrdRequest, python: PythonBuildStandaloneBina
             ]
         ),
     )
-    input_digest = await Get(Digest, MergeDigests([root, tool_files]))
+    input_digest, python = await MultiGet(
+        Get(Digest, MergeDigests([root, tool_files])), Get(ToolPython, ToolPythonRequest())
+    )
     result = await Get(
         ProcessResult,
         Process(
-            argv=(python.path, "-S", "-E", "mkinitrd.py", "spec.json"),
+            # The locked Python (and its zlib, which the gzip output depends on) is an input.
+            argv=python.argv("mkinitrd.py", "spec.json"),
             input_digest=input_digest,
+            immutable_input_digests=python.immutable_input_digests,
             output_files=("out/initrd", "out/report.json"),
             description=request.description,
-            # The interpreter's version and zlib's are part of the cache key (gzip output
-            # depends on zlib); not `sys.version`, whose build date differs between machines.
-            env={"PYTHONHASHSEED": "0", "UNIKERNEL_PYTHON_VERSION": script_python_fingerprint()},
+            env=python.env(),
             level=LogLevel.DEBUG,
         ),
     )

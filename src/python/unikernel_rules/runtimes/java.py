@@ -316,9 +316,17 @@ async def link_java_runtime(
         scripts=JRE_SCRIPT,
     )
     if result.exit_code == 3:
+        errors = tool_errors(result, JAVA_ERROR)
+        if 'Cannot run program "objcopy"' in errors:
+            errors += (
+                "\n\njlink's --strip-debug (or --strip-native-debug-symbols) runs objcopy from "
+                "PATH, and the build's processes have no host PATH. Use "
+                "--strip-java-debug-attributes in `[unikernel-java].jlink_options` instead: the "
+                "runtime's native libraries are stripped by the locked binutils anyway."
+            )
         raise InvalidFieldException(
             f"Linking the Java runtime of {request.program} ({', '.join(request.modules)}) failed:\n"
-            + tool_errors(result, JAVA_ERROR)
+            + errors
         )
     if result.exit_code != 0:
         raise LayerBuildError(

@@ -95,12 +95,15 @@ class JavaRuntimeSubsystem(Subsystem):
         ),
     )
     jlink_options = StrListOption(
-        default=["--strip-debug", "--no-header-files", "--no-man-pages", "--compress=0"],
+        default=["--strip-java-debug-attributes", "--no-header-files", "--no-man-pages", "--compress=0"],
         help=softwrap(
             """
             Options for `jlink` (besides the module path, modules and output). `--compress=0`
             leaves `lib/modules` uncompressed: the image's compressed disk compresses it better
             than jlink's zip level would, and class loading skips the inflate.
+            `--strip-java-debug-attributes`, not `--strip-debug`: on Linux `--strip-debug` also
+            runs `objcopy` from PATH on the native libraries, a host tool (the build has no
+            PATH); the native libraries are stripped afterwards by the locked binutils' `strip`.
             """
         ),
     )
