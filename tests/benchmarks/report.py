@@ -40,6 +40,7 @@ from typing import Dict, List, Optional, Sequence
 
 from benchmarks.measure import Bench, BenchError, load_average, log, pants_version, probe_machine
 from benchmarks.render import render_markdown
+from benchmarks import kernel_toolchain
 from benchmarks.reproducibility import replace_reproducibility
 from benchmarks.results import COMMAND, ImageReport
 from benchmarks.settings import ALL, NO_HTTP, Overrides, SettingsError, split_override
@@ -216,6 +217,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         skipped=skipped,
         reproducibility=read_figures(figures_file),
     )
+    # The kernel toolchain comparison is measured by its own command (~20 min): keep its last figures.
+    text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(output)
