@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Print the per-test duration summary at the end of `.ci/run`.
 
-    ci_summary.py PANTS_TEST_LOG [REPORTS_DIR [WALL_SECONDS]]
+    ci_summary.py PANTS_TEST_LOG [REPORTS_DIR [WALL_SECONDS]] [--record=FILE --cache=fresh|warm --status=N]
 
 PANTS_TEST_LOG: the output of `./pants test ::` (its closing lines `✓ ADDRESS succeeded in
 12.34s (cached locally).` give each test target's time and whether it ran or came from the
@@ -9,12 +9,18 @@ cache). REPORTS_DIR (default `dist/test/reports`): the JUnit XML files Pants wri
 `[test] report = true`, which give each test function's time. Prints the targets slowest
 first (ran and cached apart, so a warm run's real cost is visible), the slowest test functions,
 and the totals (WALL_SECONDS: the whole command's, measured by `.ci/run`). Standard library only; never fails the build (exit 0 whatever it finds).
+
+`--record=FILE` also keeps the run's wall time in the JSON FILE, under "fresh" (Pants' cache was
+empty when `.ci/run` started) or "warm" (`--cache`), with the exit status and the date: the
+benchmark report (tests/benchmarks) shows the last of each in docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +95,25 @@ def render(targets: Sequence[TargetTime], cases: Sequence[Tuple[float, str]], wa
     return "\n".join(out)
 
 
+def record(path: Path, cache: str, wall: float, status: str, targets: Sequence[TargetTime]) -> None:
+    """Keep this run's figures in `path` (JSON), beside the last run of the other cache state."""
+    try:
+        figures = json.loads(path.read_text())
+    except (OSError, ValueError):
+        figures = {}
+    figures[cache] = {
+        "wall_s": round(wall, 1),
+        "status": status,
+        "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "targets_ran": sum(1 for t in targets if t.source == "ran"),
+        "slowest": [[t.address, t.seconds] for t in sorted(targets, key=lambda t: -t.seconds) if t.source == "ran"][:3],
+    }
+    path.write_text(json.dumps(figures, indent=2, sort_keys=True))
+
+
 def main(argv: Sequence[str]) -> int:
+    options = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    argv = [a for a in argv if not a.startswith("--")]
     if not argv:
         print(__doc__, file=sys.stderr)
         return 0
@@ -97,7 +121,13 @@ def main(argv: Sequence[str]) -> int:
     reports = Path(argv[1]) if len(argv) > 1 else Path("dist/test/reports")
     wall = float(argv[2]) if len(argv) > 2 else None
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    print(render(parse_log(lines), parse_reports(reports), wall))
+    targets = parse_log(lines)
+    print(render(targets, parse_reports(reports), wall))
+    if options.get("record") and wall is not None:
+        try:
+            record(Path(options["record"]), options.get("cache", "warm"), wall, options.get("status", "?"), targets)
+        except OSError as e:
+            print(f"ci: cannot record the figures in {options['record']}: {e}")
     return 0
 
 

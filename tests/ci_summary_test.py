@@ -47,3 +47,17 @@ def test_summary_sorts_ran_and_cached_targets_and_lists_slow_functions(tmp_path:
 def test_missing_log_and_reports_do_not_fail(tmp_path: Path) -> None:
     assert summary.main([str(tmp_path / "none.log"), str(tmp_path / "none")]) == 0
     assert "no test summary found" in summary.render([], [], None)
+
+
+def test_record_keeps_fresh_and_warm_apart(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.write_text(LOG)
+    figures = tmp_path / "ci.json"
+    summary.main([str(log), str(tmp_path / "none"), "1200", f"--record={figures}", "--cache=warm", "--status=0"])
+    summary.main([str(log), str(tmp_path / "none"), "3000", f"--record={figures}", "--cache=fresh", "--status=1"])
+    import json
+
+    data = json.loads(figures.read_text())
+    assert data["warm"]["wall_s"] == 1200.0 and data["warm"]["status"] == "0"
+    assert data["fresh"]["wall_s"] == 3000.0 and data["fresh"]["status"] == "1"
+    assert data["warm"]["slowest"][0][0] == "tests/run_integration_test.py:integration"

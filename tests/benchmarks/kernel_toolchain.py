@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from benchmarks import sections
 from pants_repo import RepoCopy, source_root
 
 IMAGE = "testprojects/c/hello_http:image"
@@ -179,19 +180,8 @@ def render(figures: Optional[Dict[str, Any]]) -> List[str]:
 
 
 def replace_section(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
-    """`markdown` with its kernel toolchain section rendered anew (added before the
-    reproducibility section, or at the end)."""
-    section = "\n".join(render(figures)).strip("\n") + "\n"
-    if HEADING in markdown:
-        head, rest = markdown.split(HEADING, 1)
-        nxt = rest.find("\n## ")
-        tail = rest[nxt + 1 :] if nxt >= 0 else ""
-        return head + section + ("\n" + tail if tail else "")
-    marker = "\n## Reproducibility and remote cache"
-    if marker in markdown:
-        head, tail = markdown.split(marker, 1)
-        return head.rstrip("\n") + "\n\n" + section + marker + tail
-    return markdown.rstrip("\n") + "\n\n" + section
+    """`markdown` with its kernel toolchain section rendered anew."""
+    return sections.replace(markdown, HEADING, render(figures))
 
 
 def main() -> int:

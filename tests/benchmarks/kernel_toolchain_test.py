@@ -47,3 +47,14 @@ def test_section_is_inserted_before_reproducibility_and_replaced_in_place() -> N
     assert again.count(kt.HEADING) == 1 and "| ratio locked / host | 1.3 | ≤ 1.15 | ❌ |" in again
     assert again.endswith("figures\n") and "## Image\n\ntext" in again
     assert "Not measured" in kt.replace_section("# R\n", None)
+
+
+def test_ci_section_shows_fresh_and_warm() -> None:
+    from benchmarks import ci_budget
+
+    figures = {"warm": {"wall_s": 1500.0, "status": "0", "finished": "2026-12-01 23:40 UTC", "targets_ran": 30,
+                        "slowest": [["tests/reproducibility_integration_test.py:integration", 1080.0]]}}
+    text = ci_budget.replace_section("# R\n\n## Reproducibility and remote cache\n", figures)
+    assert "| fresh | not measured on this machine | ≤ 60 min |" in text
+    assert "| warm | 25.0 min ✅ | ≤ 25 min | 2026-12-01 23:40 UTC | 0 | 30 | reproducibility_integration_test.py 18.0 min |" in text
+    assert text.index(ci_budget.HEADING) < text.index("## Reproducibility")

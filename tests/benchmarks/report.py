@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence
 
 from benchmarks.measure import Bench, BenchError, load_average, log, pants_version, probe_machine
 from benchmarks.render import render_markdown
-from benchmarks import kernel_toolchain
+from benchmarks import ci_budget, kernel_toolchain
 from benchmarks.reproducibility import replace_reproducibility
 from benchmarks.results import COMMAND, ImageReport
 from benchmarks.settings import ALL, NO_HTTP, Overrides, SettingsError, split_override
@@ -100,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", action="store_true", help="keep the temporary repository copy")
     p.add_argument(
         "--only-reproducibility", action="store_true",
-        help="measure nothing: render the reproducibility section of the existing report anew from "
-        "the figures file (after a run of tests/reproducibility_integration_test.py)",
+        help="measure nothing: render the sections other commands measure anew in the existing report: "
+        "reproducibility (from the figures file of tests/reproducibility_integration_test.py), the kernel "
+        "toolchain comparison (tests/benchmarks:kernel-toolchain) and CI wall time (.ci/run)",
     )
     p.add_argument(
         "--reproducibility-figures", metavar="FILE", default="",
@@ -161,7 +162,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not output.is_file():
             log(f"--only-reproducibility: {output} does not exist yet; run the whole report first")
             return 1
-        output.write_text(replace_reproducibility(output.read_text(encoding="utf-8"), read_figures(figures_file)), encoding="utf-8")
+        text = replace_reproducibility(output.read_text(encoding="utf-8"), read_figures(figures_file))
+        text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
+        text = ci_budget.replace_section(text, ci_budget.read_figures())
+        output.write_text(text, encoding="utf-8")
         print(output)
         return 0
     load_before = load_average()
@@ -219,6 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     # The kernel toolchain comparison is measured by its own command (~20 min): keep its last figures.
     text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
+    text = ci_budget.replace_section(text, ci_budget.read_figures())
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(output)
