@@ -7,13 +7,14 @@
 #   libmagic1 libarchive13
 #                        diffoscope's two imports (python-magic, libarchive-c) load them
 #   zstd                 lets diffoscope look inside zstd-compressed members
+#   python3.11           the interpreter Pants builds the tools' PEXes (and Python apps) for
 # No compiler: the kernel is built by a toolchain of Debian packages from the lock (gcc-12,
 # binutils, make, ...), chrooted into in a user namespace; the host needs only a kernel that
 # allows user namespaces. Everything else (Pants, pex, zig, Debian packages for images and for
 # the kernel build) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 cpio squashfs-tools faketime libmagic1 libarchive13 zstd)
+packages=(qemu-system-x86 cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
