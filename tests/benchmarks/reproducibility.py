@@ -28,8 +28,8 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
     add("cache: hits on a warm machine). Build B: no local cache, another checkout path, named caches,")
     add("TZ, LANG, umask, under `faketime`, the host's compiler toolchain hidden; writes every process")
     add("to a BuildGrid REAPI server on loopback. Clone C: another path, an empty local store, named")
-    add("caches of its own, another HOME, remote cache read only; clone C': also its Pythons in another")
-    add("PATH order and no pyenv. See docs/reproducibility.md and docs/remote-cache.md.")
+    add("caches of its own, remote cache read only; clone C': also another HOME (no pyenv) and its")
+    add("Pythons in another PATH order. See docs/reproducibility.md and docs/remote-cache.md.")
     add("")
     a, b, c = figures.get("clone_a") or {}, figures.get("build_b") or {}, figures.get("clone_c") or {}
     stopped = figures.get("server_stopped") or {}
@@ -47,10 +47,12 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
         f"{'—' if hits is None else ('✅' if requests and hits == requests else '❌')} |")
     d = figures.get("clone_d") or {}
     if d:
-        d_hits, d_requests, d_pex = d.get("remote_hits"), d.get("remote_requests"), d.get("pex_builds_run")
-        add(f"| remote cache hits on clone C' (Pythons in another PATH order, no pyenv) | "
-            f"{d_hits} of {d_requests}; {d_pex} of Pants' PEX builds ran again | all but Pants' PEX builds | "
-            f"{'✅' if d_requests is not None and d_hits is not None and d_requests - d_hits <= (d_pex or 0) else '❌'} |")
+        d_hits, d_requests = d.get("remote_hits"), d.get("remote_requests")
+        d_total = d.get("pex_builds_total")
+        good = d_requests is not None and d_hits is not None and d_total is not None and d_requests - d_hits <= d_total
+        add(f"| remote cache hits on clone C' (another user: other HOME, no pyenv, Pythons in another PATH order) | "
+            f"{d_hits} of {d_requests} ({d.get('pex_builds_run')} PEX builds started; the build has {d_total}) | "
+            f"all but Pants' own PEX builds | {'✅' if good else '❌'} |")
     add(f"| Pants' environment discovery on clone C (never cached, by Pants' design) | "
         f"{num(c, 'discovery')} processes | | |")
     add(f"| wall time, build A (the user's local cache) | {num(a, 'wall_s', ' s')} "

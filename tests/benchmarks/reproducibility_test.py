@@ -36,7 +36,7 @@ def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypa
             "identical_to_a": True,
         },
         server_stopped={"build_succeeded": True, "warned": True},
-        clone_d={"remote_requests": 75, "remote_hits": 71, "pex_builds_run": 5, "identical_to_a": True},
+        clone_d={"remote_requests": 75, "remote_hits": 70, "pex_builds_run": 4, "pex_builds_total": 5, "identical_to_a": True},
     )
     text = render.render_markdown([], MACHINE, WHEN, static_notes={}, reproducibility=remote_cache.read_figures())
     assert "| processes run locally on clone C | 0 | 0 | ✅ |" in text
@@ -44,7 +44,8 @@ def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypa
     assert "| Pants' environment discovery on clone C (never cached, by Pants' design) | 34 processes | | |" in text
     assert "(and clone C vs A: all identical): 2 of 2 identical." in text
     assert "yes, with Pants' warning | yes, with a warning | ✅ |" in text
-    assert "| remote cache hits on clone C' (Pythons in another PATH order, no pyenv) | 71 of 75; 5 of Pants' PEX builds ran again | all but Pants' PEX builds | ✅ |" in text
+    assert ("| remote cache hits on clone C' (another user: other HOME, no pyenv, Pythons in another PATH order) | "
+            "70 of 75 (4 PEX builds started; the build has 5) | all but Pants' own PEX builds | ✅ |") in text
 
     # A new run starts from scratch: nothing of the previous one is reported as its own.
     remote_cache.record_figures(started="2026-12-01 01:00 UTC")
