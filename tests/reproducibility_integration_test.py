@@ -89,6 +89,7 @@ BUNDLES = {
 KERNEL_PROCESS = "Building the Linux"
 # Pants' own PEX builds, as its log shows each one that runs.
 PEX_BUILD = re.compile(r"Starting: (Building [^\n]*\.pex)")
+PEX_PROCESSES_PER_BUILD = 2
 
 # One kernel variant for all four images (see the module's docstring): the disk-root variant.
 SHARED_KERNEL = """\
@@ -287,9 +288,11 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
     assert cc.get("local_execution_requests", 0) <= cc.get("remote_cache_requests", 0) + processes_never_cached(cc), summary
     assert digests_c == a
     assert _digests(third) == a, "clone C' built other bytes"
-    # Clone C': no more misses than Pants has PEX builds in this build (build B logged each one
-    # it ran as "Starting: Building X.pex"); measured by hand: exactly those miss.
-    assert cd.get("remote_cache_requests_uncached", 0) <= pex_builds_b, summary
+    # Clone C': no more misses than Pants' PEX builds can make. Build B logs each PEX it builds
+    # ("Starting: Building X.pex", 4 here); one built from a lockfile may be two processes (the
+    # lock's repository PEX, logged once, and the PEX itself): CI saw 5 misses for 4 such lines,
+    # and by hand (local cache, keeping the sandboxes) every miss was one of Pants' PEX builds.
+    assert cd.get("remote_cache_requests_uncached", 0) <= PEX_PROCESSES_PER_BUILD * pex_builds_b, summary
     assert cd.get("remote_cache_requests_cached", 0) > 0, summary
 
     # The server is stopped: a small source change still builds, with a warning.

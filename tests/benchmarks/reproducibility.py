@@ -49,9 +49,10 @@ def render_reproducibility(figures: Optional[Dict[str, Any]]) -> List[str]:
     if d:
         d_hits, d_requests = d.get("remote_hits"), d.get("remote_requests")
         d_total = d.get("pex_builds_total")
-        good = d_requests is not None and d_hits is not None and d_total is not None and d_requests - d_hits <= d_total
+        good = d_requests is not None and d_hits is not None and d_total is not None and d_requests - d_hits <= 2 * d_total
         add(f"| remote cache hits on clone C' (another user: other HOME, no pyenv, Pythons in another PATH order) | "
-            f"{d_hits} of {d_requests} ({d.get('pex_builds_run')} PEX builds started; the build has {d_total}) | "
+            f"{d_hits} of {d_requests} ({d.get('pex_builds_run')} PEX builds started; the build has {d_total}, "
+            f"each 1-2 processes) | "
             f"all but Pants' own PEX builds | {'✅' if good else '❌'} |")
     add(f"| Pants' environment discovery on clone C (never cached, by Pants' design) | "
         f"{num(c, 'discovery')} processes | | |")

@@ -45,7 +45,7 @@ def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypa
     assert "(and clone C vs A: all identical): 2 of 2 identical." in text
     assert "yes, with Pants' warning | yes, with a warning | ✅ |" in text
     assert ("| remote cache hits on clone C' (another user: other HOME, no pyenv, Pythons in another PATH order) | "
-            "70 of 75 (4 PEX builds started; the build has 5) | all but Pants' own PEX builds | ✅ |") in text
+            "70 of 75 (4 PEX builds started; the build has 5, each 1-2 processes) | all but Pants' own PEX builds | ✅ |") in text
 
     # A new run starts from scratch: nothing of the previous one is reported as its own.
     remote_cache.record_figures(started="2026-12-01 01:00 UTC")
