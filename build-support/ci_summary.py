@@ -91,7 +91,7 @@ def render(targets: Sequence[TargetTime], cases: Sequence[Tuple[float, str]], wa
     if not targets and not cases:
         out.append("  (no test summary found in the log)")
     if wall is not None:
-        out.append(f"  wall time of `./pants test ::` and its set-up: {_minutes(wall)}")
+        out.append(f"  wall time of the test command (set-up, packaging the examples, `./pants test ::`): {_minutes(wall)}")
     return "\n".join(out)
 
 
