@@ -1,5 +1,6 @@
 """unikernel_rules: build Linux unikernel VM images from monorepo targets with Pants."""
 
+from unikernel_rules.debian import merge as debian_merge
 from unikernel_rules.debian import rules as debian_rules
 from unikernel_rules.debian import tool_python
 from unikernel_rules.debian import tree as debian_tree
@@ -59,6 +60,7 @@ def rules():
         *unikernel_run.rules(),
         *debian_tools.rules(),
         *debian_rules.rules(),
+        *debian_merge.rules(),
         *debian_tree.rules(),
         *tool_python.rules(),
         *tool_wheels.rules(),

@@ -10,7 +10,7 @@ from pants.engine.fs import Directory, FileContent, SymlinkEntry
 from unikernel_rules.debian.extract_deb_test import _ar
 from unikernel_rules.debian.lock import DebianLockError
 from unikernel_rules.debian.subsystem import DEFAULT_ROOTS
-from unikernel_rules.debian.tool_python import TOOL_PYTHON_DIR, TOOL_PYTHON_PACKAGES, ToolPython, tree_entries
+from unikernel_rules.debian.tool_python import TOOL_PYTHON_DIR, TOOL_PYTHON_PACKAGES, ToolPython, deb_entries
 
 
 def _deb(files) -> bytes:
@@ -28,23 +28,21 @@ def _deb(files) -> bytes:
     return _ar([("debian-binary", b"2.0\n"), ("data.tar.xz", lzma.compress(buf.getvalue()))])
 
 
-def test_tree_merges_packages_and_keeps_symlinks_and_modes() -> None:
+def test_deb_entries_keep_symlinks_modes_and_directories() -> None:
     python = _deb([("./usr/", None, ""), ("./usr/bin/python3.11", b"ELF", ""), ("./usr/share/doc/x", b"doc", "")])
-    libc = _deb([("./usr/", None, ""), ("./lib64/ld-linux-x86-64.so.2", None, "/lib/x86_64-linux-gnu/ld.so")])
-    entries = tree_entries([("python.deb", python), ("libc.deb", libc)])
-    assert entries == (
-        SymlinkEntry("lib64/ld-linux-x86-64.so.2", "../lib/x86_64-linux-gnu/ld.so"),
+    libc = _deb([("./lib64/ld-linux-x86-64.so.2", None, "/lib/x86_64-linux-gnu/ld.so")])
+    assert deb_entries("python.deb", python) == (
         Directory("usr"),
         FileContent("usr/bin/python3.11", b"ELF", is_executable=True),
     )
+    assert deb_entries("libc.deb", libc) == (
+        SymlinkEntry("lib64/ld-linux-x86-64.so.2", "../lib/x86_64-linux-gnu/ld.so"),
+    )
 
 
-def test_two_packages_shipping_one_path_differently_is_an_error() -> None:
-    a = _deb([("./usr/lib/x", b"a", "")])
-    b = _deb([("./usr/lib/x", b"b", "")])
-    with pytest.raises(DebianLockError, match="a.deb and b.deb both ship usr/lib/x"):
-        tree_entries([("a.deb", a), ("b.deb", b)])
-    assert tree_entries([("a.deb", a), ("a2.deb", a)]) == (FileContent("usr/lib/x", b"a"),)
+def test_a_broken_deb_names_the_package() -> None:
+    with pytest.raises(DebianLockError, match="Unpacking broken.deb for the build scripts' Python failed"):
+        deb_entries("broken.deb", b"not an ar archive")
 
 
 def test_argv_runs_the_trees_python_through_its_loader() -> None:

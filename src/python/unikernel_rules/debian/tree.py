@@ -1,7 +1,8 @@
 """Locked Debian packages unpacked into one file tree: `Get(DebianTree, DebianPackagesRequest)`.
 
 One cached process per package (extract_deb.py, run by the build scripts' own Python from the
-lock: unikernel_rules.debian.tool_python), then a merge of the closure's trees.
+lock: unikernel_rules.debian.tool_python), then a merge of the closure's trees
+(unikernel_rules.debian.merge: a path two packages ship differently names both).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pants.util.logging import LogLevel
 
 from unikernel_rules.debian.extract_deb import ERROR_PREFIX
 from unikernel_rules.debian.lock import DebianLockError, LockedDebianPackage
+from unikernel_rules.debian.merge import MergedPackageTrees, MergePackageTrees
 from unikernel_rules.debian.rules import (
     DebianDownloadRequest,
     DebianLock,
@@ -80,15 +82,13 @@ async def debian_tree(request: DebianPackagesRequest) -> DebianTree:
     extracted = await MultiGet(
         Get(_ExtractedDeb, _ExtractRequest(p, request.description_of_origin)) for p in packages
     )
-    try:
-        digest = await Get(Digest, MergeDigests(e.digest for e in extracted))
-    except Exception as e:
-        raise DebianLockError(
-            f"The Debian packages {', '.join(p.name for p in packages)} (for "
-            f"{request.description_of_origin}) cannot be merged into one tree: two of them ship "
-            f"the same path with different contents.\n\nUnderlying error: {e}"
-        ) from e
-    return DebianTree(digest=digest, packages=packages)
+    merged = await Get(
+        MergedPackageTrees,
+        MergePackageTrees(
+            tuple((p.name, e.digest) for p, e in zip(packages, extracted)), request.description_of_origin
+        ),
+    )
+    return DebianTree(digest=merged.digest, packages=packages)
 
 
 def rules():

@@ -115,7 +115,7 @@ async def run_tool_script(
         Process(
             argv=python.argv(script, "spec.json"),
             input_digest=input_digest,
-            immutable_input_digests={**python.immutable_input_digests, **wheels.immutable_input_digests},
+            immutable_input_digests=python.immutable_input_digests_with(wheels.immutable_input_digests),
             output_directories=outputs,
             description=description,
             level=level,

@@ -63,7 +63,7 @@ async def run_zig(request: ZigRequest, zig: Zig) -> ZigResult:
         Process(
             argv=python.argv(ZIG_LAUNCHER, wheel, f"{ZIG_UNPACKED_DIR}/{fingerprint[:24]}", *request.argv),
             input_digest=input_digest,
-            immutable_input_digests={**python.immutable_input_digests, **wheels.immutable_input_digests},
+            immutable_input_digests=python.immutable_input_digests_with(wheels.immutable_input_digests),
             output_files=request.output_files,
             description=request.description,
             level=request.level,
