@@ -120,7 +120,9 @@ async def tool_python(_: ToolPythonRequest) -> ToolPython:
         ),
     )
     contents = await Get(DigestContents, Digest, packages.debs)
-    names = [posixpath.basename(fc.path) for fc in contents]
+    # `debs/<name>_<version>_<arch>.deb`: the package name, as debian/tree.py's merge names it
+    # (Debian package names hold no "_": Policy 5.6.1).
+    names = [posixpath.basename(fc.path).split("_", 1)[0] for fc in contents]
     trees = await MultiGet(
         Get(Digest, CreateDigest(deb_entries(name, fc.content))) for name, fc in zip(names, contents)
     )
