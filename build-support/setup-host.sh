@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Install the host packages unikernel_rules needs on a Debian/Ubuntu machine, if missing:
 #   qemu-system-x86      boots images (`pants run`, tests, benchmarks)
+#   ovmf                 QEMU's UEFI firmware: boots disk images with `--unikernel-run-firmware=uefi`
+#   qemu-utils, mtools   let tests look at disk images (qemu-img check/compare, mdir); images use
+#                        the Debian-locked qemu-img and mtools
 #   cpio                 lets tests cross-check the initramfs with GNU cpio
 #   squashfs-tools       lets unit tests check mkrootfs.py (images use the Debian-locked one)
 #   faketime             the reproducibility test runs its second build at a fake date
@@ -14,7 +17,7 @@
 # the kernel build) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11)
+packages=(qemu-system-x86 ovmf qemu-utils mtools cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -28,7 +28,7 @@ Covers every example image: the C image (initramfs root), a C image on a disk ro
 Python image (locked CPython layer, PEX installed into a venv, squashfs rootfs.img) and the
 Java image (javac + jar, jlink + strip, the app's CDS archive), so the Debian extraction, the
 ELF closure, the .pyc compilation, the JDK's tools, mksquashfs and the kernel are all checked.
-To keep CI's budget, the copies' default kernel lists the `disk` fragment
+To keep CI's budget, the copies' default kernel lists the `disk` and `efi` fragments
 (`builtin_fragments`), so the four images share one kernel variant (the one disk-root images get
 anyway, so build A finds it in the cache the other tests filled), and build B compiles one
 kernel: expect ~10-20 minutes on 2 cores; clone C takes ~1-4 min (it downloads the locked .deb
@@ -91,12 +91,13 @@ KERNEL_PROCESS = "Building the Linux"
 PEX_BUILD = re.compile(r"Starting: (Building [^\n]*\.pex)")
 PEX_PROCESSES_PER_BUILD = 2
 
-# One kernel variant for all four images (see the module's docstring): the disk-root variant.
+# One kernel variant for all four images (see the module's docstring): the disk-root variant
+# (which also has the `efi` fragment: disk_hello builds every bootable disk format).
 SHARED_KERNEL = """\
 unikernel_kernel(
     name="linux",
     source_package="linux-source-6.1",
-    builtin_fragments=["base", "virtio", "net", "disk"],
+    builtin_fragments=["base", "virtio", "net", "disk", "efi"],
 )
 files(name="files", sources=["BUILD"])
 """

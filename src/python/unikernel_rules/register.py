@@ -4,6 +4,7 @@ from unikernel_rules.debian import merge as debian_merge
 from unikernel_rules.debian import rules as debian_rules
 from unikernel_rules.debian import tool_python
 from unikernel_rules.debian import tree as debian_tree
+from unikernel_rules.formats import rules as formats_rules
 from unikernel_rules.goals import package, run
 from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
@@ -50,6 +51,7 @@ def rules():
         *layer_rules.rules(),
         *placement.rules(),
         *rootfs_image.rules(),
+        *formats_rules.rules(),
         *rootfs_guest.rules(),
         *c.rules(),
         *python.rules(),

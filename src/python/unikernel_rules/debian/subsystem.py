@@ -6,6 +6,7 @@ from pants.option.option_types import StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import softwrap
 
+from unikernel_rules.formats.packages import DISK_PACKAGES
 from unikernel_rules.kernel.toolchain_packages import KERNEL_TOOLCHAIN_PACKAGES
 
 DEBIAN_RESOLVE = "debian"
@@ -23,6 +24,9 @@ DEFAULT_ROOTS = (
     "ca-certificates",
     # The kernel is compiled inside a tree of these (gcc-12, binutils, make, ...): no host tools.
     *KERNEL_TOOLCHAIN_PACKAGES,
+    # Bootable disk images (`formats`): sgdisk, mkfs.fat, mtools, syslinux, systemd-boot's stub,
+    # qemu-img.
+    *DISK_PACKAGES,
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from dataclasses import dataclass
@@ -41,12 +42,14 @@ from unikernel_rules.goals.image_settings import (
     render_init_conf,
     resolve_command,
 )
+from unikernel_rules.formats.names import BUNDLE, DEFAULT_FORMATS, disk_formats
+from unikernel_rules.formats.rules import BootableDisks, BootableDisksRequest, image_formats, root_partuuid
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
 from unikernel_rules.rootfs.guest import LOCAL_CA_DIR, GuestFiles, GuestFilesRequest
 from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
-from unikernel_rules.rootfs.rules import INIT_CONF, MEMORY_TOKEN, Initrd, InitrdRequest
+from unikernel_rules.rootfs.rules import MEMORY_TOKEN, pack_initrd
 from unikernel_rules.runtimes.api import (
     DISK_ROOT_MEMORY_BASE_MIB,
     KERNEL_MEMORY_BASE_MIB,
@@ -69,6 +72,7 @@ from unikernel_rules.target_types import (
     UnikernelPortsField,
     UnikernelRootField,
     UnikernelDiskCompressionField,
+    UnikernelFormatsField,
     UnikernelCaCertificatesField,
     UnikernelHostnameField,
     UnikernelNetworkField,
@@ -109,6 +113,7 @@ class UnikernelImageFieldSet(PackageFieldSet, RunFieldSet):
     writable_paths: UnikernelWritablePathsField
     ca_certificates: UnikernelCaCertificatesField
     timezone: UnikernelTimezoneField
+    formats: UnikernelFormatsField
     output_path: UnikernelOutputPathField
 
     def settings(self) -> ImageSettings:
@@ -179,6 +184,11 @@ async def assemble_unikernel_image(
         description_of_origin=f"the `kernel` field of {address}",
     )
     kernel_address = await Get(Address, AddressInput, kernel_input)
+    formats = tuple(field_set.formats.value or DEFAULT_FORMATS)
+    disks = disk_formats(formats)
+    # Disks boot through firmware: their kernel has the `efi` fragment. Disk-root images get it
+    # too, so that they share one kernel whether or not they build disks.
+    efi = lambda disk_fragment: bool(disks) or disk_fragment  # noqa: E731
     # The kernel depends on the root kind (a disk root adds the `disk` fragment, which also
     # holds ext4 for volumes). Build it in parallel with the app when the image says which
     # root; else ask the runtime first.
@@ -187,7 +197,7 @@ async def assemble_unikernel_image(
         root_kind = root_kind_of(address, field_set, app)
         disk_fragment = root_kind == "disk" or bool(settings.volumes)
         kernel, init = await MultiGet(
-            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=disk_fragment)),
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_fragment, efi=efi(disk_fragment))),
             Get(BuiltInit),
         )
     else:
@@ -195,7 +205,7 @@ async def assemble_unikernel_image(
         disk_fragment = root_kind == "disk" or bool(settings.volumes)
         app, kernel, init = await MultiGet(
             Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
-            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_root=disk_fragment)),
+            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_fragment, efi=efi(disk_fragment))),
             Get(BuiltInit),
         )
 
@@ -266,45 +276,76 @@ async def assemble_unikernel_image(
                 ),
             ),
         )
-    init_conf = render_init_conf(
+    conf_with_root = functools.partial(
+        render_init_conf,
         address,
         command=command,
         env=env,
         workdir=app.workdir,
         settings=settings,
         memory_token=MEMORY_TOKEN,
-        rootdisk=(ROOTDISK_DEVICE, rootdisk.fstype) if rootdisk else None,
         args_from=args_from,
     )
-    conf = await Get(Digest, CreateDigest([FileContent(INIT_CONF, init_conf.encode())]))
-    initrd_files = [init.digest, conf] if rootdisk else [init.digest, app_files, conf]
-    rootfs = await Get(Digest, MergeDigests(initrd_files))
-    initrd = await Get(
-        Initrd,
-        InitrdRequest(
-            rootfs=rootfs,
-            compression=field_set.initrd_compression.value or "gzip",
-            memory_base_mib=(DISK_ROOT_MEMORY_BASE_MIB if rootdisk else KERNEL_MEMORY_BASE_MIB)
-            + app.memory_mib,
-            description=f"Packing the initramfs of {address}",
-        ),
+    init_conf = conf_with_root(rootdisk=(ROOTDISK_DEVICE, rootdisk.fstype) if rootdisk else None)
+    initrd_files = [init.digest] if rootdisk else [init.digest, app_files]
+    initrd_compression = field_set.initrd_compression.value or "gzip"
+    memory_base_mib = (DISK_ROOT_MEMORY_BASE_MIB if rootdisk else KERNEL_MEMORY_BASE_MIB) + app.memory_mib
+    initrd = await pack_initrd(
+        init_conf,
+        initrd_files,
+        compression=initrd_compression,
+        memory_base_mib=memory_base_mib,
+        description=f"Packing the initramfs of {address}",
     )
+    # On a bootable disk the root is a GPT partition, found by its GUID (derived from rootfs.img).
+    disk_partuuid: Optional[str] = None
+    disk_initrd = initrd
+    if disks and rootdisk:
+        rootfs_entries = await Get(DigestEntries, Digest, rootdisk.digest)
+        rootfs_sha256 = next(e.file_digest.fingerprint for e in rootfs_entries if isinstance(e, FileEntry))
+        disk_partuuid = root_partuuid(rootfs_sha256)
+        disk_conf = conf_with_root(rootdisk=(f"PARTUUID={disk_partuuid}", rootdisk.fstype))
+        disk_initrd = await pack_initrd(
+            disk_conf,
+            initrd_files,
+            compression=initrd_compression,
+            memory_base_mib=memory_base_mib,
+            description=f"Packing the disk's initramfs of {address}",
+        )
 
     cmdline = " ".join([*unikernel.kernel_cmdline, *(field_set.kernel_args.value or ())])
     cmdline_digest = await Get(Digest, CreateDigest([FileContent("cmdline", (cmdline + "\n").encode())]))
-    kernel_initrd = await Get(
+    bundle_pieces = [kernel.kernel, initrd.digest, cmdline_digest, *([rootdisk.digest] if rootdisk else [])]
+    built_disks: Optional[BootableDisks] = None
+    if disks:
+        built_disks = await Get(
+            BootableDisks,
+            BootableDisksRequest(
+                formats=tuple(f.name for f in disks),
+                kernel=kernel.kernel,
+                initrd=disk_initrd.digest,
+                cmdline=cmdline,
+                rootfs=rootdisk.digest if rootdisk else None,
+                image=str(address),
+            ),
+        )
+    outputs = await Get(
         Digest,
         MergeDigests(
-            [kernel.kernel, initrd.digest, cmdline_digest, *([rootdisk.digest] if rootdisk else [])]
+            [
+                *(bundle_pieces if BUNDLE in formats else []),
+                *([built_disks.digest] if built_disks else []),
+            ]
         ),
     )
-    entries = await Get(DigestEntries, Digest, kernel_initrd)
+    entries = await Get(DigestEntries, Digest, outputs)
     # A file digest's fingerprint is the sha256 of its bytes: no need to read big images.
     files = {
         e.path: {"size": e.file_digest.serialized_bytes_length, "sha256": e.file_digest.fingerprint}
         for e in sorted(entries, key=lambda e: e.path)
         if isinstance(e, FileEntry)
     }
+    bundle_names = ["kernel", "initrd", "cmdline", *([ROOTFS_IMAGE] if rootdisk else [])]
     memory_mib = settings.memory_mib
     if memory_mib is None:  # `auto`: the runtime's typical need, never below the estimate
         memory_mib = max(
@@ -363,8 +404,19 @@ async def assemble_unikernel_image(
             else {"kind": "initramfs"}
         ),
         "files": files,
-        "total_bytes": sum(f["size"] for f in files.values()),
+        # The direct-boot bundle's files (also the sum when `formats` has no `bundle`).
+        "total_bytes": sum(
+            files[n]["size"] if n in files else 0 for n in bundle_names
+        ),
+        "formats": image_formats(formats, bundle_names, built_disks, files),
     }
+    if built_disks:
+        manifest["disk"] = {
+            "firmware": ["bios", "uefi"],
+            "root_partuuid": disk_partuuid,
+            "cmdline": cmdline,
+            "layout": built_disks.raw.layout,
+        }
     if memory_mib < initrd.memory_needed_mib:
         logger.warning(
             softwrap(
@@ -383,7 +435,7 @@ async def assemble_unikernel_image(
         ),
     )
     directory = field_set.output_path.value_or_default(file_ending=None)
-    bundle = await Get(Digest, MergeDigests([kernel_initrd, manifest_digest]))
+    bundle = await Get(Digest, MergeDigests([outputs, manifest_digest]))
     bundle = await Get(Digest, AddPrefix(bundle, directory))
     return UnikernelBundle(bundle, directory, f"{directory}/manifest.json")
 

@@ -1,4 +1,5 @@
-"""`pants run` of a `unikernel_image`: package it, then boot the bundle with QEMU.
+"""`pants run` of a `unikernel_image`: package it, then boot the bundle (or one of its disk
+images, through firmware: `[unikernel-run].format`, `.firmware`) with QEMU.
 
 The run is an interactive process: the app's stdout and stderr are `pants run`'s (byte for
 byte, through virtio consoles), the guest's log goes to `<state_dir>/logs/`, Ctrl-C stops the
@@ -25,7 +26,13 @@ from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debi
 from unikernel_rules.goals.package import UnikernelBundle, UnikernelImageFieldSet
 from unikernel_rules.qemu.rules import QemuBinary, QemuLauncher
 from unikernel_rules.subsystems.unikernel import QemuSubsystem
-from unikernel_rules.subsystems.unikernel_run import CONSOLE_CHOICES, NETWORK_CHOICES, UnikernelRunSubsystem
+from unikernel_rules.subsystems.unikernel_run import (
+    CONSOLE_CHOICES,
+    FIRMWARE_CHOICES,
+    FORMAT_CHOICES,
+    NETWORK_CHOICES,
+    UnikernelRunSubsystem,
+)
 
 E2FSPROGS_DIR = "__unikernel/e2fsprogs"
 MKE2FS = "sbin/mke2fs"
@@ -78,6 +85,18 @@ def run_option_args(address: Address, run: UnikernelRunSubsystem, build_root: st
     if run.console not in CONSOLE_CHOICES:
         raise bad("console", run.console, f"use one of {', '.join(CONSOLE_CHOICES)}.")
     args += ["--console", run.console]
+    if run.format is not None:
+        if run.format not in FORMAT_CHOICES:
+            raise bad(
+                "format", run.format,
+                f"use one of {', '.join(FORMAT_CHOICES)} that the image's `formats` field lists, "
+                "e.g. `--unikernel-run-format=qcow2`.",
+            )
+        args += ["--format", run.format]
+    if run.firmware not in FIRMWARE_CHOICES:
+        raise bad("firmware", run.firmware, f"use one of {', '.join(FIRMWARE_CHOICES)}, e.g. `--unikernel-run-firmware=bios`.")
+    if run.firmware != "auto":
+        args += ["--firmware", run.firmware]
     for param in run.kernel_args:
         args.append(f"--kernel-param={param}")
     if run.timeout < 0:

@@ -13,7 +13,7 @@ from unikernel_rules.subsystems.unikernel_run import UnikernelRunSubsystem
 ADDRESS = Address("testprojects/c/hello_http", target_name="image")
 DEFAULTS = dict(
     memory=None, cpus=None, ports=[], network=None, kernel_args=[], timeout=0, replace_args=False,
-    show_log=False, state_dir=".unikernel", wipe_volumes=False, console="auto",
+    show_log=False, state_dir=".unikernel", wipe_volumes=False, console="auto", format=None, firmware="auto",
 )
 
 
@@ -45,6 +45,13 @@ def test_overrides():
     assert "/state/volumes/testprojects/c/hello_http/image" in args
 
 
+def test_format_and_firmware():
+    args = args_for(format="qcow2", firmware="uefi")
+    assert args[2:6] == ["--format", "qcow2", "--firmware", "uefi"]
+    # Defaults: the launcher picks the format (the bundle, else the first disk) and `auto` firmware.
+    assert "--format" not in args_for() and "--firmware" not in args_for()
+
+
 def test_ports_none_forwards_none():
     assert "--no-ports" in args_for(ports=["none"])
 
@@ -58,6 +65,8 @@ def test_ports_none_forwards_none():
         (dict(network="lan"), "isolated, outbound, host, none"),
         (dict(timeout=-1), "--unikernel-run-timeout=60"),
         (dict(console="tty"), "auto, virtio, serial"),
+        (dict(format="iso"), "bundle, raw, qcow2, vmdk, vhd, gce"),
+        (dict(firmware="efi"), "auto, bios, uefi"),
     ],
 )
 def test_bad_options_name_the_option_and_the_fix(options, fragment):

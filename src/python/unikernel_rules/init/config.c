@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -75,13 +76,29 @@ static int parse_net_static(char *value, struct in_addr *const dst[], int count,
     return 1;
 }
 
-/* Parse "<device> <fstype>" (e.g. "/dev/vda squashfs").  Returns 0 if valid. */
+/* "PARTUUID=" and a GUID's 36-character text form (any case), e.g.
+ * "PARTUUID=0fc63daf-8483-4772-8e79-3d69d8477de4". */
+static int is_partuuid(const char *device)
+{
+    if (strncmp(device, "PARTUUID=", 9) != 0 || strlen(device) != 9 + 36)
+        return 0;
+    for (int i = 0; i < 36; i++) {
+        char c = device[9 + i];
+        if (i == 8 || i == 13 || i == 18 || i == 23 ? c != '-' : !isxdigit((unsigned char)c))
+            return 0;
+    }
+    return 1;
+}
+
+/* Parse "<device> <fstype>" (e.g. "/dev/vda squashfs" or "PARTUUID=<uuid>
+ * squashfs").  Returns 0 if valid. */
 static int parse_rootdisk(char *value)
 {
     char *save = NULL;
     char *device = strtok_r(value, " \t", &save);
     char *fstype = strtok_r(NULL, " \t", &save);
-    if (!device || !fstype || device[0] != '/' || strtok_r(NULL, " \t", &save))
+    if (!device || !fstype || (device[0] != '/' && !is_partuuid(device)) ||
+        strtok_r(NULL, " \t", &save))
         return -1;
     conf.rootdisk = device;
     conf.rootdisk_fstype = fstype;
@@ -140,7 +157,10 @@ static int parse_user(char *value)
  *   rootdisk <device> <fstype>   e.g. "rootdisk /dev/vda squashfs": the app's
  *                                files are on that read-only disk; init
  *                                mounts it under a tmpfs-backed overlay and
- *                                switches root to it before anything else
+ *                                switches root to it before anything else.
+ *                                <device> may be PARTUUID=<uuid>: the GPT
+ *                                partition with that unique partition GUID,
+ *                                on any disk (see find_partuuid() in gpt.c)
  *   hostname <name>              the guest's host name
  *   net_ports static <ip> <mask> eth1, the NIC forwarded ports come in on
  *                                (no route: replies go back on its subnet)
@@ -214,7 +234,8 @@ int parse_config(void)
         } else if (strcmp(line, "rootdisk") == 0) {
             if (parse_rootdisk(value) != 0) {
                 msg("%s:%d: expected \"rootdisk <device> <fstype>\", e.g. "
-                    "\"rootdisk /dev/vda squashfs\"", CONF_PATH, lineno);
+                    "\"rootdisk /dev/vda squashfs\" or \"rootdisk PARTUUID=<uuid> "
+                    "squashfs\"", CONF_PATH, lineno);
                 return -1;
             }
         } else if (strcmp(line, "args_from") == 0) {

@@ -35,7 +35,8 @@ struct init_config {
     int ports_static;         /* "net_ports static <ip> <mask>": eth1, forwarded ports */
     struct in_addr ports_ip, ports_netmask;
     const char *dns;          /* "dns", or NULL */
-    char *rootdisk;           /* "rootdisk <device> <fstype>": device, or NULL */
+    char *rootdisk;           /* "rootdisk <device> <fstype>": device (a path, or
+                                 "PARTUUID=<uuid>"), or NULL */
     char *rootdisk_fstype;
     const char *hostname;     /* "hostname" */
     int has_user;             /* "user <uid> <gid>" seen: drop root for the app */
@@ -85,6 +86,11 @@ void prepare_writable_paths(void);
 void mount_volumes(void);
 void lock_down_root(void);
 int drop_privileges(void); /* in the app's child; 0, or -1 after a message */
+
+/* The /dev node of the GPT partition whose unique partition GUID is `partuuid`
+ * (text form), on any disk; waits up to ~2 s for it.  Returns 0, or -1 after a
+ * message (gpt.c). */
+int find_partuuid(const char *partuuid, char *dev, size_t size);
 
 /* ------------------------------------------------------------------------ */
 /* Running the app (run.c)                                                  */

@@ -9,9 +9,10 @@
  *   2. reads /.uk/init.conf (see parse_config() in config.c for the format),
  *   3. checks /.uk/complete exists (if not, the kernel ran out of memory
  *      while unpacking the initramfs and files are missing),
- *   4. if init.conf has a "rootdisk" line: mounts that disk read-only, a
- *      tmpfs for a writable upper layer and an overlay of the two, and makes
- *      the overlay the root (see switch_to_disk_root() in storage.c),
+ *   4. if init.conf has a "rootdisk" line: mounts that disk (or the GPT
+ *      partition with that PARTUUID, on any disk) read-only, a tmpfs for a
+ *      writable upper layer and an overlay of the two, and makes the overlay
+ *      the root (see switch_to_disk_root() in storage.c),
  *   5. mounts /proc, /sys, /dev, /dev/shm, /tmp, sets up lo (and eth0), the
  *      host name, the volumes (ext4 data disks found by their virtio serial),
  *      then makes the root read-only except the working directory, /tmp and
@@ -41,6 +42,8 @@
  *   setup.c    console stdio, kernel file systems, network, host name
  *   storage.c  disk root, volumes, writable paths, read-only root,
  *              dropping privileges
+ *   gpt.c      the disk root's partition by GPT unique partition GUID
+ *              (rootdisk PARTUUID=...): sysfs, the disks' GPTs
  *   run.c      running the app: its stdio, signals, reaping, the memory
  *              pressure watchdog
  *

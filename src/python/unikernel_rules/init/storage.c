@@ -63,11 +63,16 @@ static int wait_for_block_device(const char *path)
 void switch_to_disk_root(void)
 {
     const char *dev = conf.rootdisk, *fstype = conf.rootdisk_fstype;
+    char partition[64];
 
     mkdir("/dev", 0755);
     if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") != 0 && errno != EBUSY)
         msg("cannot mount devtmpfs on /dev: %s", strerror(errno));
-    if (wait_for_block_device(dev) != 0) {
+    if (strncmp(dev, "PARTUUID=", 9) == 0) { /* a partition of a disk image (GPT) */
+        if (find_partuuid(dev + 9, partition, sizeof partition) != 0)
+            disk_root_failed();
+        dev = partition;
+    } else if (wait_for_block_device(dev) != 0) {
         msg("the image's rootfs.img was not attached: boot with `pants run` or attach it "
             "as a virtio-blk disk (QEMU: -drive file=rootfs.img,if=none,id=root,format=raw,"
             "readonly=on -device virtio-blk-pci,drive=root); %s: %s", dev, strerror(errno));

@@ -67,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 # Added to the builtin fragments of the kernel of an image with a disk root.
 DISK_FRAGMENT = "disk"
+# Added to the builtin fragments of the kernel of an image that builds bootable disks (or has a
+# disk root: see KernelRequest.efi).
+EFI_FRAGMENT = "efi"
 # The build's own files (script, source .deb, fragments) in the Process sandbox: /build in the tree.
 BUILD_TREE_DIR = f"{TREE_DIR}/{BUILD_DIR}"
 
@@ -98,11 +101,16 @@ class KernelRequest:
     builtin `disk` fragment (squashfs, overlayfs, ...). Images without one keep the smaller
     kernel: the fragment's ~120 KB of code would cost them 2 MiB of memory floor (the kernel's
     text is 2 MiB-aligned). Each variant is its own cached build.
+
+    `efi`: the image builds bootable disks (`formats`), so the kernel also gets the builtin `efi`
+    fragment (ACPI, EFI, the EFI stub that UEFI firmware starts). The rules ask for it with every
+    disk root too, so that all disk-root images share one kernel whether or not they build disks.
     """
 
     address: Address
     requester: Address
     disk_root: bool = False
+    efi: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +174,8 @@ async def build_kernel(
     builtin_names = list(fs.builtin_fragments.value or ())
     if request.disk_root and DISK_FRAGMENT not in builtin_names:
         builtin_names.append(DISK_FRAGMENT)
+    if request.efi and EFI_FRAGMENT not in builtin_names:
+        builtin_names.append(EFI_FRAGMENT)
     fragment_contents = [
         FileContent(f"fragments/builtin/{name}.config", builtin_fragment(name))
         for name in builtin_names

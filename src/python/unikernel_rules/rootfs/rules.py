@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 from dataclasses import dataclass
+from typing import List
 
 from pants.engine.fs import (
     AddPrefix,
@@ -105,6 +106,23 @@ async def build_initrd(request: InitrdRequest) -> Initrd:
         initrd_bytes=report["initrd_bytes"],
         memory_needed_mib=report["memory_needed_mib"],
         entries=report["entries"],
+    )
+
+
+async def pack_initrd(
+    init_conf: str, files: List[Digest], *, compression: str, memory_base_mib: int, description: str
+) -> Initrd:
+    """The initramfs: `files` (init, and the app's files with an initramfs root) + init.conf."""
+    conf = await Get(Digest, CreateDigest([FileContent(INIT_CONF, init_conf.encode())]))
+    rootfs = await Get(Digest, MergeDigests([*files, conf]))
+    return await Get(
+        Initrd,
+        InitrdRequest(
+            rootfs=rootfs,
+            compression=compression,
+            memory_base_mib=memory_base_mib,
+            description=description,
+        ),
     )
 
 

@@ -43,7 +43,7 @@ class KernelFragmentsField(MultipleSourcesField):
 class KernelIncludeBuiltinFragmentsField(StringSequenceField):
     alias = "builtin_fragments"
     default = ("base", "virtio", "net")
-    valid_choices = ("base", "virtio", "net", "disk")
+    valid_choices = ("base", "virtio", "net", "disk", "efi")
     help = softwrap(
         """
         Which of the plugin's fragments to apply: `base` (64-bit, serial console, initramfs,
@@ -52,7 +52,9 @@ class KernelIncludeBuiltinFragmentsField(StringSequenceField):
         virtio-net, kernel IP autoconfiguration). `disk` (squashfs and overlayfs for a disk root,
         plus the file locking, madvise and rseq syscalls that glibc runtimes use) is added
         automatically for images with a disk root (`root="disk"`, or a runtime that asks for
-        one); list it here to put it in every image's kernel.
+        one); list it here to put it in every image's kernel. `efi` (ACPI, EFI and the EFI stub
+        that UEFI firmware starts) is added automatically for images that build bootable disks
+        (`formats`) and for images with a disk root (so that those share one kernel).
         """
     )
 

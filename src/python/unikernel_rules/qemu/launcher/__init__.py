@@ -1,4 +1,4 @@
-"""Boot a unikernel image bundle with QEMU.
+"""Boot a unikernel image bundle with QEMU (or one of the image's disks, through firmware).
 
 The guest's PID 1 prints `UNIKERNEL_EXIT=<n>` on the serial console when the app ends and
 then writes n to the isa-debug-exit port, which makes QEMU exit with status (n << 1) | 1.
@@ -15,6 +15,7 @@ import it (`boot()`, `qemu_argv()`, `free_port()`). Modules by concern:
     options.py   bundles, LaunchOptions, BootResult, ports, network and console modes
     cmdline.py   the kernel command line (quoting app arguments)
     argv.py      the QEMU command line (devices, console, network, disks, volumes)
+    disk.py      disk-image boots: the format to boot, firmware (SeaBIOS, OVMF), the disk
     volumes.py   persistent volumes (sparse ext4 files, formatted on first use)
     console.py   scanning and copying the guest's output, explaining the outcome
     host.py      probing KVM, finding QEMU and free ports, stopping processes
@@ -39,6 +40,19 @@ from .boot import EXIT_GRACE_S, HTTP_RETRY_NO_READY_S, HTTP_RETRY_S, PANIC_GRACE
 from .cli import build_parser, main
 from .cmdline import KERNEL_CMDLINE_MAX, MAX_APP_ARGS, REPLACE_ARGS_PARAM, kernel_cmdline, kernel_quote, split_kernel_cmdline
 from .console import INITRAMFS_FAILED_MARKER, OOM_MARKERS, PANIC_MARKER, ConsoleState, explain_exit, log_tail
+from .disk import (
+    DISK_FORMATS,
+    FIRMWARES,
+    FORMATS,
+    DiskBoot,
+    Ovmf,
+    boot_format,
+    built_formats,
+    choose_firmware,
+    extract_member,
+    find_ovmf,
+    plan_disk_boot,
+)
 from .host import find_qemu, free_port, probe_host, stop_process
 from .options import (
     CONSOLE_MODES,

@@ -1,4 +1,5 @@
-"""The QEMU command line: machine, accelerator, console devices, network, disks and volumes."""
+"""The QEMU command line: machine, accelerator, console devices, network, disks and volumes
+(a disk boot's firmware and disk: disk.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from typing import Callable, List, Optional, Sequence, Tuple
 
 from .cmdline import NETWORK_PARAM, REPLACE_ARGS_PARAM, check_kernel_param, kernel_cmdline
+from .disk import disk_args, disk_memory, plan_disk_boot
 from .host import probe_host
 from .options import (
     DEFAULT_CPUS,
@@ -171,7 +173,8 @@ def volume_args(bundle: Bundle, options: LaunchOptions, virtio: Callable[[str], 
 
 
 def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] = None) -> List[str]:
-    """The QEMU command line for `bundle` (pure, given `host` when options.accel is "auto")."""
+    """The QEMU command line for `bundle` (pure, given `host` when options.accel is "auto"):
+    its kernel and initrd, or the disk of the format to boot (options.format) and its firmware."""
     qemu = options.qemu or "qemu-system-x86_64"
     accel = choose_accel(options.accel, options.icount, host)
     memory = options.memory_mib or int(bundle.manifest.get("memory_mib") or DEFAULT_MEMORY_MIB)
@@ -182,6 +185,8 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
     mmio = is_microvm(machine)
     virtio = (lambda kind: f"virtio-{kind}-device") if mmio else (lambda kind: f"virtio-{kind}-pci")
 
+    disk = plan_disk_boot(bundle, options)
+    memory = disk_memory(disk, memory, explicit=bool(options.memory_mib))
     netdevs = netdev_args(bundle, options)
     chardevs, console_devices = console_args(console_mode(bundle, options), options.console_dir, virtio)
     devices = [
@@ -190,8 +195,14 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
         *console_devices,
     ]
     drives: List[str] = []
-    # rootfs.img stays the first virtio-blk device (/dev/vda); volumes follow (/dev/vdb, ...).
-    if bundle.rootfs:
+    firmware: List[str] = []
+    boot = ["-kernel", bundle.kernel, "-initrd", bundle.initrd]
+    # rootfs.img (or the disk) stays the first virtio-blk device (/dev/vda); volumes follow.
+    if disk is not None:
+        firmware, drives, disk_devices = disk_args(disk, virtio, qemu_opt_escape)
+        devices += disk_devices
+        boot = []
+    elif bundle.rootfs:
         drives = ["-drive", f"file={qemu_opt_escape(bundle.rootfs)},if=none,id=root,format=raw,readonly=on"]
         devices.append(f"{virtio('blk')},drive=root")
     volume_drives, volume_devices = volume_args(bundle, options, virtio)
@@ -211,6 +222,8 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
             kernel_params += microvm_mmio_params(len(transports))
         machine = microvm_machine(machine)
 
+    if disk is None:
+        boot += ["-append", kernel_cmdline(bundle.cmdline, options.app_args, kernel_params)]
     argv = [
         qemu,
         "-M", machine,
@@ -224,9 +237,8 @@ def qemu_argv(bundle: Bundle, options: LaunchOptions, host: Optional[HostInfo] =
         "-no-user-config",
         "-display", "none",
         "-no-reboot",
-        "-kernel", bundle.kernel,
-        "-initrd", bundle.initrd,
-        "-append", kernel_cmdline(bundle.cmdline, options.app_args, kernel_params),
+        *boot,
+        *firmware,
         *chardevs,
         "-device", ISA_DEBUG_EXIT_DEVICE,
         *(arg for netdev in netdevs for arg in ("-netdev", netdev)),

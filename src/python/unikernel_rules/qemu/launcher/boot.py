@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from .argv import SERIAL_FILE, STDERR_FILE, STDIN_FIFO, STDOUT_FILE, parse_http_get, qemu_argv
 from .console import SERIAL_STDIO_LINE, Collector, ConsoleState, Pump, explain_exit, log_tail
-from .host import find_qemu, free_port, pdeathsig_preexec, probe_host, stop_process
+from .disk import boot_format, firmware_failure, firmware_note, hint_options, plan_disk_boot, prepare_disk
+from .host import find_qemu, free_port, http_get, pdeathsig_preexec, probe_host, restore_tty, save_tty, stop_process
 from .options import (
     DEFAULT_MEMORY_MIB,
     BootResult,
@@ -120,12 +122,17 @@ def boot(bundle: Union[str, "os.PathLike[str]", Bundle], options: Optional[Launc
     http_target = parse_http_get(options.http_get, ports) if options.http_get else None
     mode = console_mode(bundle, options)
     temp_dir = None
-    if mode == "virtio" and not options.console_dir:
-        temp_dir = tempfile.mkdtemp(prefix="unikernel-console-")
-        options = dataclasses.replace(options, console_dir=temp_dir)
+    disk = boot_format(bundle, options) != "bundle"
+    if (mode == "virtio" and not options.console_dir) or (disk and not options.work_dir):
+        temp_dir = tempfile.mkdtemp(prefix="unikernel-run-")  # console files; a disk's run files
+        options = dataclasses.replace(options, console_dir=options.console_dir or temp_dir,
+                                      work_dir=options.work_dir or temp_dir)
     try:
         argv = qemu_argv(bundle, options)  # checks the options before volumes are created
-        for line in prepare_volumes(bundle, options):
+        note = firmware_note(bundle, options)
+        if note:
+            print(f"unikernel: {note}", file=sys.stderr, flush=True)
+        for line in [*prepare_volumes(bundle, options), *prepare_disk(plan_disk_boot(bundle, options))]:
             if "wipe it" in line:
                 print(f"unikernel: warning: {line}", file=sys.stderr, flush=True)
             else:
@@ -147,7 +154,7 @@ def _boot(
 ) -> BootResult:
     memory = options.memory_mib or int(bundle.manifest.get("memory_mib") or DEFAULT_MEMORY_MIB)
     memory_needed = bundle.manifest.get("memory_needed_mib")
-    _info(options, "running " + " ".join(_shell_quote(a) for a in argv))
+    _info(options, "running " + " ".join(shlex.quote(a) for a in argv))
 
     state = ConsoleState(ready_re=ready_re)
     result = BootResult(exit_code=1, argv=argv, ports=ports, console=mode)
@@ -179,7 +186,7 @@ def _boot(
     except OSError as e:
         raise LaunchError(f"cannot write the log file {options.log!r}: {e}") from e
     files = _ConsoleFiles(options.console_dir) if mode == "virtio" and options.console_dir else None
-    saved_tty = _save_tty() if options.interactive else None
+    saved_tty = save_tty() if options.interactive else None
     old_handlers: Dict[int, Any] = {}
     proc: Optional["subprocess.Popen[bytes]"] = None
     pumps: Dict[str, Pump] = {}
@@ -272,7 +279,7 @@ def _boot(
             files.close()
         for sig, old in old_handlers.items():
             signal.signal(sig, old)
-        _restore_tty(saved_tty)
+        restore_tty(saved_tty)
         if log_file is not None:
             log_file.close()
 
@@ -307,7 +314,7 @@ def _explain(
     """Set result.exit_code, .message and .log_excerpt from what happened."""
 
     def run_hint(*run_options: str) -> str:
-        return run_command(bundle, options, *run_options)
+        return run_command(bundle, options, *hint_options(bundle, options, run_options))
 
     if result.signal is not None:
         result.exit_code = 128 + result.signal
@@ -329,6 +336,10 @@ def _explain(
         result.exit_code = 0 if ok else 1
         if not ok:
             result.message = _http_failure(http_target, result)
+        return
+    failed = firmware_failure(bundle, options, state, result.qemu_returncode)
+    if failed:
+        result.exit_code, result.message = 1, failed
         return
     code, message = explain_exit(state, result.qemu_returncode, memory, memory_needed, result.stderr, run_hint)
     if options.stop_after_ready and state.ready_line is None and (state.app_exit is not None or not message):
@@ -359,10 +370,10 @@ def _excerpt(
         tail = log_tail(result.console_log, LOG_TAIL_LINES)
         if tail:
             return f"unikernel: the last lines of the guest's log (kernel and init){where}:\n{tail}"
+        show = hint_options(bundle, options, ("--unikernel-run-show-log", "--unikernel-run-kernel-args=loglevel=7"))
         return (
             "unikernel: the guest's log (kernel and init) is empty: the kernel is `quiet` and init "
-            "had nothing to say. To see every kernel message: "
-            f"`{run_command(bundle, options, '--unikernel-run-show-log', '--unikernel-run-kernel-args=loglevel=7')}`."
+            f"had nothing to say. To see every kernel message: `{run_command(bundle, options, *show)}`."
         )
     if state is not None and state.init_messages:
         return f"unikernel: the guest's init said{where}:\n" + "\n".join(state.init_messages)
@@ -450,7 +461,7 @@ def _http_check(
         if left <= 0:
             break
         try:
-            result.http_status, result.http_body = _http_get(port, path, timeout=max(0.1, min(5.0, left)))
+            result.http_status, result.http_body = http_get(port, path, timeout=max(0.1, min(5.0, left)))
             result.http_error = None
             _info(options, f"GET http://127.0.0.1:{port}{path} -> {result.http_status}")
             break
@@ -463,53 +474,3 @@ def _http_check(
         result.timed_out = True
     if report and not (result.http_status is not None and 200 <= result.http_status < 400):
         print(_http_failure(target, result), file=sys.stderr, flush=True)
-
-
-def _save_tty() -> Optional[Any]:
-    try:
-        import termios
-
-        if os.isatty(0):
-            return termios.tcgetattr(0)
-    except (ImportError, OSError):
-        pass
-    return None
-
-
-def _restore_tty(saved: Optional[Any]) -> None:
-    """QEMU puts a terminal on stdin into raw mode; put it back even if QEMU was killed."""
-    if saved is None:
-        return
-    try:
-        import termios
-
-        old = None
-        if threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-        try:
-            termios.tcsetattr(0, termios.TCSADRAIN, saved)
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTTOU, old)
-    except (ImportError, OSError):
-        pass
-
-
-def _shell_quote(s: str) -> str:
-    import shlex
-
-    return shlex.quote(s)
-
-
-def _http_get(port: int, path: str, timeout: float) -> Tuple[int, str]:
-    """GET http://127.0.0.1:port/path without proxies -> (status, body)."""
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Connection": "close"})
-        resp = conn.getresponse()
-        body = resp.read().decode("utf-8", "replace")
-        return resp.status, body
-    finally:
-        conn.close()

@@ -29,6 +29,11 @@ OOM_MARKERS = (
     "MemoryError",
 )
 
+# OVMF (UEFI) on the serial console when no boot option of the disk loaded: it starts its
+# built-in shell, which waits for a keyboard forever (see disk.firmware_failure()).
+FIRMWARE_LINE_PREFIX = "BdsDxe: "
+FIRMWARE_SHELL_MARKER = '"EFI Internal Shell"'
+
 _EXIT_LINE_RE = re.compile(r"UNIKERNEL_EXIT=(-?\d+)\s*$")
 
 
@@ -53,9 +58,12 @@ class ConsoleState:
     ready_line: Optional[str] = None
     lines: int = 0
     init_messages: List[str] = dataclasses.field(default_factory=list)
+    firmware_lines: List[str] = dataclasses.field(default_factory=list)  # OVMF's `BdsDxe: ` lines
+    firmware_failed: bool = False  # OVMF found nothing to boot (it started its shell)
 
     def feed_line(self, line: str, from_log: bool = True) -> List[str]:
-        """Scan one complete line; return the events it raised: 'exit', 'panic', 'ready'.
+        """Scan one complete line; return the events it raised: 'exit', 'panic' (also: the
+        firmware found nothing to boot), 'ready'.
 
         `from_log=False` for the app's own output on the virtio consoles: only the serial
         console (the log) can carry the exit marker, a panic or init's messages, so an app
@@ -76,6 +84,11 @@ class ConsoleState:
                 self.initramfs_failed = True
             if INIT_MESSAGE_PREFIX in line:
                 self.init_messages.append(line[line.index(INIT_MESSAGE_PREFIX) :])
+            if FIRMWARE_LINE_PREFIX in line and self.app_exit is None:
+                self.firmware_lines.append(line[line.index(FIRMWARE_LINE_PREFIX) :].strip())
+                if FIRMWARE_SHELL_MARKER in line and not self.firmware_failed:
+                    self.firmware_failed = True
+                    events.append("panic")  # stopped like a panic, explained by disk.py
         if any(m in line for m in OOM_MARKERS):
             self.out_of_memory = True
         if self.ready_re is not None and self.ready_line is None and self.ready_re.search(line):

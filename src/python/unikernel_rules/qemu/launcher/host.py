@@ -8,7 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
-from typing import Optional
+import threading
+from typing import Any, Optional, Tuple
 
 from .options import HostInfo, LaunchError
 
@@ -98,3 +99,47 @@ def stop_process(proc: "subprocess.Popen[bytes]", grace_s: float = TERM_GRACE_S)
             proc.kill()
             proc.wait()
         raise
+
+
+def save_tty() -> Optional[Any]:
+    try:
+        import termios
+
+        if os.isatty(0):
+            return termios.tcgetattr(0)
+    except (ImportError, OSError):
+        pass
+    return None
+
+
+def restore_tty(saved: Optional[Any]) -> None:
+    """QEMU puts a terminal on stdin into raw mode; put it back even if QEMU was killed."""
+    if saved is None:
+        return
+    try:
+        import termios
+
+        old = None
+        if threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTTOU, old)
+    except (ImportError, OSError):
+        pass
+
+
+def http_get(port: int, path: str, timeout: float) -> Tuple[int, str]:
+    """GET http://127.0.0.1:port/path without proxies -> (status, body)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        resp = conn.getresponse()
+        body = resp.read().decode("utf-8", "replace")
+        return resp.status, body
+    finally:
+        conn.close()

@@ -8,6 +8,8 @@ A bundle is the directory that `pants package` writes for an image target:
     manifest.json   {"memory_mib": .., "cpus": .., "ports": [{"host": H, "guest": G}], "files": {..},
                      "network": .., "volumes": [..], ..}
     rootfs.img      optional; attached read-only as a virtio disk when manifest["files"] lists it
+
+An image can also (or only) hold disk images (manifest "formats"), booted through firmware: see disk.py.
 """
 
 from __future__ import annotations
@@ -88,9 +90,13 @@ def load_bundle(path: str) -> Bundle:
         with open(cmdline_path, encoding="utf-8", errors="surrogateescape") as f:
             cmdline = " ".join(f.read().split("\n")).strip()
     bundle = Bundle(path=path, manifest=manifest, cmdline=cmdline)
-    missing = [p for p in (bundle.kernel, bundle.initrd) if not os.path.isfile(p)]
-    if bundle.rootfs and not os.path.isfile(bundle.rootfs):
-        missing.append(bundle.rootfs)
+    formats = manifest.get("formats")
+    missing = []
+    # An image built without the "bundle" format has only disk files (checked by disk.py).
+    if not isinstance(formats, dict) or "bundle" in formats:
+        missing = [p for p in (bundle.kernel, bundle.initrd) if not os.path.isfile(p)]
+        if bundle.rootfs and not os.path.isfile(bundle.rootfs):
+            missing.append(bundle.rootfs)
     if missing:
         raise LaunchError(f"the bundle {path!r} is incomplete: missing {', '.join(missing)}")
     return bundle
@@ -146,6 +152,16 @@ class LaunchOptions:
     # argv prefix of mke2fs (formats a new volume); None: `mke2fs` from PATH.
     mke2fs: Optional[List[str]] = None
     mke2fs_config: Optional[str] = None  # MKE2FS_CONFIG for it (the tree's etc/mke2fs.conf)
+    # What to boot: one of the image's built formats (disk.FORMATS); None: the bundle if the
+    # image built one, else its first disk format.
+    format: Optional[str] = None
+    firmware: str = "auto"  # auto | bios | uefi: the firmware of a disk boot (see disk.py)
+    # OVMF for `uefi`: an OVMF_CODE*.fd (its OVMF_VARS*.fd beside it) or a single OVMF.fd;
+    # None: the known package paths (disk.OVMF_PFLASH, disk.OVMF_SINGLE).
+    ovmf: Optional[str] = None
+    # Directory for a disk boot's run files (the extracted gce disk, the UEFI variable store,
+    # SeaBIOS's log); boot() makes a temporary one.
+    work_dir: Optional[str] = None
     # How fix hints spell the run command (e.g. "pants run testprojects/c/hello_http:image").
     # None: `pants run <manifest target>`.
     run_command: Optional[str] = None
