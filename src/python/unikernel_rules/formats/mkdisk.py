@@ -30,6 +30,9 @@ import struct
 import subprocess
 import sys
 
+# In the sandbox, fatlink.py sits at this path under the working directory (on PYTHONPATH).
+from unikernel_rules.formats import fatlink
+
 SECTOR = 512
 MIB = 1024 * 1024
 ALIGN_SECTORS = MIB // SECTOR
@@ -39,6 +42,8 @@ MBR_CODE_BYTES = 440
 # loader allocates the whole image (SizeOfImage) at once, so fixed far-apart addresses (old
 # ukify's .linux at 32 MiB) would ask a small VM's firmware for 32+ MiB ("Out of Resources").
 SECTION_ALIGN = 0x10000
+# FAT16 holds at most 65524 clusters; more (of 512 bytes: a 32 MiB ESP) makes it FAT32.
+FAT16_MAX_CLUSTERS = 65525
 # FAT timestamps: 1980-01-01 00:00:00 UTC, the earliest a FAT directory entry can hold.
 FAT_EPOCH = "315532800"
 
@@ -129,25 +134,34 @@ def syslinux_cfg(cmdline):
 
 
 def build_esp(spec, env, path):
-    """The EFI system partition as a FAT image file: returns its size in bytes."""
+    """The EFI system partition as a FAT image file: returns its size in bytes.
+
+    The kernel and initramfs are stored once, inside the UKI; `kernel` and `initrd` (syslinux's
+    files) point into its sections (fatlink.py). So the FAT has clusters of one 512-byte sector
+    (the stub's PE file alignment) and is FAT16, or FAT32 when it has too many clusters."""
     build_uki(spec, "BOOTX64.EFI")
     with open("syslinux.cfg", "w") as f:
         f.write(syslinux_cfg(spec["cmdline"]))
+    with open("placeholder", "wb") as f:
+        f.write(b"\0")
     files = [
-        ("BOOTX64.EFI", "::/EFI/BOOT/BOOTX64.EFI"),
-        (spec["kernel"], "::/kernel"),
-        (spec["initrd"], "::/initrd"),
+        ("BOOTX64.EFI", "::/EFI/BOOT/BOOTX64.EFI"),  # first: contiguous on the fresh FAT
+        ("placeholder", "::/kernel"),
+        ("placeholder", "::/initrd"),
         ("syslinux.cfg", "::/syslinux.cfg"),
     ]
-    content = sum(align_up(os.path.getsize(src), 4096) for src, _ in files)
-    # + syslinux's ldlinux.sys/.c32 (~160 KB), FAT tables and directories, some slack.
-    size = align_up(content + content // 32 + MIB // 2, MIB)
+    content = sum(align_up(os.path.getsize(src), SECTOR) for src, _ in files)
+    # + syslinux's ldlinux.sys/.c32 (~160 KB), the FATs and directories, some slack; FAT16 needs
+    # at least 4085 clusters (2 MiB of 512-byte clusters).
+    size = max(align_up(content + content // 16 + MIB // 2, MIB), 3 * MIB)
+    fat_bits = "16" if size // SECTOR < FAT16_MAX_CLUSTERS else "32"
     if os.path.exists(path):
         os.unlink(path)  # mkfs.fat -C refuses an existing file
     run(
         [
             *tool_argv(spec, "sbin/mkfs.fat"),
-            "--invariant", "-i", spec["volume_id"], "-n", "UKESP", "-C", path, str(size // 1024),
+            "--invariant", "-i", spec["volume_id"], "-n", "UKESP", "-s", "1", "-F", fat_bits,
+            "-C", path, str(size // 1024),
         ],
         env=env,
         what="mkfs.fat (the EFI system partition)",
@@ -160,6 +174,17 @@ def build_esp(spec, env, path):
         env=env,
         what="syslinux --install (the BIOS boot path)",
     )
+    try:
+        fatlink.link_into(
+            path,
+            "EFI/BOOT/BOOTX64.EFI",
+            {
+                "kernel": (".linux", os.path.getsize(spec["kernel"])),
+                "initrd": (".initrd", os.path.getsize(spec["initrd"])),
+            },
+        )
+    except fatlink.FatError as e:
+        raise DiskError(f"linking the kernel and initrd into the UKI: {e}") from e
     return size
 
 

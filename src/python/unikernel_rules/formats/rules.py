@@ -123,6 +123,11 @@ def _script(name: str) -> bytes:
     return importlib.resources.read_binary("unikernel_rules.formats", name)
 
 
+# The modules each script imports (`from unikernel_rules.formats import ...`): shipped at that
+# path in the sandbox, which is on PYTHONPATH.
+SCRIPT_MODULES = {"mkdisk.py": ("fatlink.py",), "mkformat.py": ()}
+
+
 async def _run_script(
     script: str, spec: dict, inputs: Digest, tools: _DiskTools, output: str, description: str
 ) -> FallibleProcessResult:
@@ -131,6 +136,7 @@ async def _run_script(
         CreateDigest(
             [
                 FileContent(script, _script(script)),
+                *(FileContent(f"unikernel_rules/formats/{m}", _script(m)) for m in SCRIPT_MODULES[script]),
                 FileContent("spec.json", json.dumps(spec, sort_keys=True).encode()),
             ]
         ),
@@ -146,7 +152,7 @@ async def _run_script(
             immutable_input_digests=python.immutable_input_digests_with({DISK_TOOLS_DIR: tools.digest}),
             output_files=(output, *((f"out/{LAYOUT_FILE}",) if script == "mkdisk.py" else ())),
             description=description,
-            env=python.env(),
+            env=python.env(python_path=["."]),
             level=LogLevel.DEBUG,
         ),
     )
