@@ -191,3 +191,18 @@ def test_python_disk_answers_http(repo: RepoCopy) -> None:
         ready=r"READY", stop_after_ready=True, http_get="8080/",
     )
     assert result.http_status == 200, result.output
+
+
+def test_unknown_format_is_a_clear_error(repo: RepoCopy) -> None:
+    repo.write("testprojects/bad_formats/main.c", "int main(void) { return 0; }\n")
+    repo.write(
+        "testprojects/bad_formats/BUILD",
+        'c_program(name="app", sources=["main.c"])\n'
+        'unikernel_image(name="image", dependencies=[":app"], formats=["bundle", "iso9660"])\n',
+    )
+    result = repo.run("package", "testprojects/bad_formats:image")
+    assert result.exit_code != 0
+    err = result.stderr
+    assert "`formats` field of testprojects/bad_formats:image" in err, err
+    assert "'iso9660'" in err and "bundle, raw, qcow2, vmdk, vhd, gce" in err, err
+    assert "Traceback" not in err

@@ -404,9 +404,9 @@ async def assemble_unikernel_image(
             else {"kind": "initramfs"}
         ),
         "files": files,
-        # The direct-boot bundle's files (also the sum when `formats` has no `bundle`).
+        # The direct-boot bundle's bytes (every written file's when `formats` has no `bundle`).
         "total_bytes": sum(
-            files[n]["size"] if n in files else 0 for n in bundle_names
+            f["size"] for name, f in files.items() if name in bundle_names or BUNDLE not in formats
         ),
         "formats": image_formats(formats, bundle_names, built_disks, files),
     }
