@@ -10,11 +10,11 @@ from pants.util.strutil import softwrap
 
 from unikernel_rules.formats.names import DEFAULT_FORMATS, DISK_FORMATS, FORMAT_NAMES
 
-_FORMAT_LINES = "\n".join(
+_FORMAT_LINES = "; ".join(
     [
-        "- `bundle`: the direct-boot directory (`kernel`, `initrd`, `cmdline`, `rootfs.img`),"
-        " booted by QEMU's `-kernel`, Firecracker-style VMMs and cloud-hypervisor;",
-        *(f"- `{f.name}`: `{f.file}`, {f.summary};" for f in DISK_FORMATS),
+        "`bundle`, the direct-boot files (`kernel`, `initrd`, `cmdline`, `rootfs.img`) for QEMU's"
+        " `-kernel`, Firecracker-style VMMs and cloud-hypervisor",
+        *(f"`{f.name}`, `{f.file}` ({f.summary})" for f in DISK_FORMATS),
     ]
 )
 
@@ -25,8 +25,7 @@ class UnikernelFormatsField(StringSequenceField):
     help = softwrap(
         f"""
         What `pants package` writes into the image's output directory, beside `manifest.json`:
-
-        {_FORMAT_LINES}
+        {_FORMAT_LINES}.
 
         Every disk format is bootable through firmware, BIOS (syslinux) and UEFI (a Unified
         Kernel Image at `EFI/BOOT/BOOTX64.EFI`) alike: a GPT disk whose EFI system partition
