@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence
 
 from benchmarks.measure import Bench, BenchError, load_average, log, pants_version, probe_machine
 from benchmarks.render import render_markdown
-from benchmarks import ci_budget, kernel_toolchain
+from benchmarks import ci_budget, disk_formats, kernel_toolchain
 from benchmarks.reproducibility import replace_reproducibility
 from benchmarks.results import COMMAND, ImageReport
 from benchmarks.settings import ALL, NO_HTTP, Overrides, SettingsError, split_override
@@ -102,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only-reproducibility", action="store_true",
         help="measure nothing: render the sections other commands measure anew in the existing report: "
         "reproducibility (from the figures file of tests/reproducibility_integration_test.py), the kernel "
-        "toolchain comparison (tests/benchmarks:kernel-toolchain) and CI wall time (.ci/run)",
+        "toolchain comparison (tests/benchmarks:kernel-toolchain), bootable disks (tests/benchmarks:disk-formats) "
+        "and CI wall time (.ci/run)",
     )
     p.add_argument(
         "--reproducibility-figures", metavar="FILE", default="",
@@ -164,6 +165,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 1
         text = replace_reproducibility(output.read_text(encoding="utf-8"), read_figures(figures_file))
         text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
+        text = disk_formats.replace_section(text, disk_formats.read_figures())
         text = ci_budget.replace_section(text, ci_budget.read_figures())
         output.write_text(text, encoding="utf-8")
         print(output)
@@ -221,8 +223,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         skipped=skipped,
         reproducibility=read_figures(figures_file),
     )
-    # The kernel toolchain comparison is measured by its own command (~20 min): keep its last figures.
+    # The kernel toolchain comparison and the bootable disks are measured by their own commands
+    # (~20 min each): keep their last figures.
     text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
+    text = disk_formats.replace_section(text, disk_formats.read_figures())
     text = ci_budget.replace_section(text, ci_budget.read_figures())
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
