@@ -17,10 +17,11 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Tuple
+
+import figures
 
 BGD_PEX = "tests.tools/bgd.pex"
 
@@ -229,7 +230,7 @@ FIGURES_FILE = "unikernel-rules-reproducibility.json"
 
 
 def figures_path() -> Path:
-    return Path(tempfile.gettempdir()) / FIGURES_FILE
+    return figures.figures_path(FIGURES_FILE)
 
 
 def record_figures(**figures: Any) -> Dict[str, Any]:
@@ -246,7 +247,4 @@ def record_figures(**figures: Any) -> Dict[str, Any]:
 
 
 def read_figures(path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
-    try:
-        return json.loads((path or figures_path()).read_text())
-    except (OSError, ValueError):
-        return None
+    return figures.read_figures(FIGURES_FILE, path)

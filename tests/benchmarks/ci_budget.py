@@ -3,11 +3,10 @@ recorded by build-support/ci_summary.py in `$TMPDIR/unikernel-rules-ci.json`."""
 
 from __future__ import annotations
 
-import json
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import figures
 from benchmarks import sections
 
 FIGURES = "unikernel-rules-ci.json"
@@ -34,10 +33,7 @@ NOTES = [
 
 
 def read_figures(path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
-    try:
-        return json.loads((path or Path(tempfile.gettempdir()) / FIGURES).read_text())
-    except (OSError, ValueError):
-        return None
+    return figures.read_figures(FIGURES, path)
 
 
 def render(figures: Optional[Dict[str, Any]]) -> List[str]:

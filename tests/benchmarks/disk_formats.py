@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import tempfile
@@ -49,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import figures as figures_file
 from benchmarks import sections
 from benchmarks.analysis import completed_lines
 from benchmarks.results import IDLE_POLL_PARAM
@@ -87,15 +87,8 @@ IMAGES = [
 ]
 
 
-def figures_path() -> Path:
-    return Path(tempfile.gettempdir()) / FIGURES
-
-
 def read_figures(path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
-    try:
-        return json.loads((path or figures_path()).read_text())
-    except (OSError, ValueError):
-        return None
+    return figures_file.read_figures(FIGURES, path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -550,9 +543,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     root = source_root()
     with tempfile.TemporaryDirectory(prefix="disk-formats-") as tmp:
         figures = measure(Path(tmp), boots=args.boots, rebuilds=args.rebuilds, skip_rebuild=args.skip_rebuild)
-    figures_path().write_text(json.dumps(figures, indent=2, sort_keys=True))
+    written = figures_file.write_figures(FIGURES, figures)
     print(json.dumps(figures, indent=2, sort_keys=True))
-    print(f"figures: {figures_path()}")
+    print(f"figures: {written}")
     report = root / "docs" / "benchmarks.md"
     if report.exists():
         report.write_text(replace_section(report.read_text(encoding="utf-8"), figures), encoding="utf-8")

@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import figures as figures_file
 from benchmarks import sections
 from pants_repo import RepoCopy, source_root
 
@@ -43,15 +44,8 @@ HEADING = "## Kernel toolchain: locked vs host"
 GOAL_RATIO = 1.15
 
 
-def figures_path() -> Path:
-    return Path(tempfile.gettempdir()) / FIGURES
-
-
 def read_figures(path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
-    try:
-        return json.loads((path or figures_path()).read_text())
-    except (OSError, ValueError):
-        return None
+    return figures_file.read_figures(FIGURES, path)
 
 
 def _seconds(stamp: str) -> float:
@@ -188,7 +182,7 @@ def main() -> int:
     root = source_root()
     with tempfile.TemporaryDirectory(prefix="kernel-toolchain-") as tmp:
         figures = measure(Path(tmp))
-    figures_path().write_text(json.dumps(figures, indent=2, sort_keys=True))
+    figures_file.write_figures(FIGURES, figures)
     print(json.dumps(figures, indent=2, sort_keys=True))
     report = root / "docs" / "benchmarks.md"
     if report.exists():

@@ -69,6 +69,9 @@ class RawDiskRequest:
     initrd: Digest  # the single file `initrd`
     cmdline: str  # the kernel command line, baked into the disk (UKI .cmdline, syslinux APPEND)
     rootfs: Optional[Digest]  # the single file `rootfs.img`, or None for an initramfs root
+    # The root partition's GUID (root_partuuid(): the initrd's init.conf already names it), with
+    # rootfs.
+    root_partuuid: Optional[str]
     # The inputs' sha256s (kernel, initrd, cmdline, rootfs.img): the disk's GUIDs derive from them.
     fingerprints: Tuple[str, ...]
     description: str
@@ -167,9 +170,9 @@ def _failure(description: str, result: FallibleProcessResult, marker: str) -> Di
 
 @rule(desc="Build a bootable raw disk", level=LogLevel.DEBUG)
 async def build_raw_disk(request: RawDiskRequest) -> RawDisk:
+    if (request.rootfs is None) != (request.root_partuuid is None):
+        raise ValueError("RawDiskRequest: root_partuuid goes with rootfs (and only with it)")
     tools = await Get(_DiskTools, _DiskToolsRequest("build"))
-    rootfs_sha = request.fingerprints[3] if request.rootfs is not None else None
-    root_guid = root_partuuid(rootfs_sha) if rootfs_sha else None
     volume_id = hashlib.sha256(":".join(request.fingerprints).encode()).hexdigest()[:8]
     spec = {
         "loader": list(debian_loader_argv(DISK_TOOLS_DIR)),
@@ -183,7 +186,7 @@ async def build_raw_disk(request: RawDiskRequest) -> RawDisk:
         "objcopy": OBJCOPY,
         "disk_guid": derived_guid("disk", *request.fingerprints),
         "esp_guid": derived_guid("esp", *request.fingerprints),
-        "root_guid": root_guid,
+        "root_guid": request.root_partuuid,
         "volume_id": volume_id,
         "output": f"out/{RAW_FILE}",
         "layout": f"out/{LAYOUT_FILE}",
@@ -198,7 +201,7 @@ async def build_raw_disk(request: RawDiskRequest) -> RawDisk:
         Get(Digest, DigestSubset(out, PathGlobs([RAW_FILE]))),
         Get(DigestContents, DigestSubset(out, PathGlobs([LAYOUT_FILE]))),
     )
-    return RawDisk(disk, layout[0].content.decode(), root_guid)
+    return RawDisk(disk, layout[0].content.decode(), request.root_partuuid)
 
 
 @rule(desc="Convert a raw disk to another format", level=LogLevel.DEBUG)
@@ -235,6 +238,7 @@ class BootableDisksRequest:
     initrd: Digest
     cmdline: str
     rootfs: Optional[Digest]
+    root_partuuid: Optional[str]  # root_partuuid() of rootfs, which the initrd's init.conf names
     image: str  # the image's address, for descriptions
 
 
@@ -263,6 +267,7 @@ async def build_bootable_disks(request: BootableDisksRequest) -> BootableDisks:
             initrd=request.initrd,
             cmdline=request.cmdline,
             rootfs=request.rootfs,
+            root_partuuid=request.root_partuuid,
             fingerprints=fingerprints,
             description=f"Building the bootable raw disk of {request.image}",
         ),

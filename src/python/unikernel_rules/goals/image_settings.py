@@ -57,6 +57,9 @@ class ImageSettings:
     writable_paths: Tuple[str, ...]
     ca_certificates: Optional[bool]  # None: the runtime's choice
     timezone: Optional[str]
+    # The guest's address comes from DHCP (the kernel's `ip=dhcp`: a `platform` other than
+    # `qemu`), not QEMU's user network's fixed one.
+    dhcp: bool = False
 
 
 def image_settings(
@@ -253,6 +256,10 @@ def render_init_conf(
     ]
     if settings.network == "none":
         lines.append("net none")
+    elif settings.dhcp:
+        # The kernel configured eth0 (`ip=dhcp`) before init; a cloud's network has no QEMU
+        # host loopback alias to reject, and the ports come in on eth0.
+        lines.append("net dhcp")
     else:
         # The host's loopback: QEMU maps 10.0.2.2 to 127.0.0.1. Forwarded ports come in on
         # eth1 (PORTS_NET) from its own alias, so rejecting this one breaks nothing. Init

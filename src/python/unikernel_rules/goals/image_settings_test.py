@@ -128,6 +128,13 @@ def test_init_conf_opt_ins() -> None:
     assert "writable /var/cache" in conf(writable_paths=("/var/cache",))
 
 
+def test_init_conf_on_a_dhcp_platform() -> None:
+    lines = conf(dhcp=True)
+    assert "net dhcp" in lines
+    assert not any(line.startswith(("net static", "net_ports", "net_reject")) for line in lines)
+    assert "net none" in conf(dhcp=True, network="none", ports=())
+
+
 def test_init_conf_marks_where_the_images_args_start() -> None:
     lines = render_init_conf(
         ADDR, command=["/app/server", "--port", "80"], env={}, workdir="/app",

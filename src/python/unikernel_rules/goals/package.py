@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -46,6 +47,8 @@ from unikernel_rules.formats.names import BUNDLE, DEFAULT_FORMATS, disk_formats
 from unikernel_rules.formats.rules import BootableDisks, BootableDisksRequest, image_formats, root_partuuid
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
+from unikernel_rules.platforms.checks import check_platform, image_platform, platform_kernel_params
+from unikernel_rules.platforms.names import QEMU
 from unikernel_rules.rootfs.guest import LOCAL_CA_DIR, GuestFiles, GuestFilesRequest
 from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
@@ -73,6 +76,7 @@ from unikernel_rules.target_types import (
     UnikernelRootField,
     UnikernelDiskCompressionField,
     UnikernelFormatsField,
+    UnikernelPlatformField,
     UnikernelCaCertificatesField,
     UnikernelHostnameField,
     UnikernelNetworkField,
@@ -114,6 +118,7 @@ class UnikernelImageFieldSet(PackageFieldSet, RunFieldSet):
     ca_certificates: UnikernelCaCertificatesField
     timezone: UnikernelTimezoneField
     formats: UnikernelFormatsField
+    platform: UnikernelPlatformField
     output_path: UnikernelOutputPathField
 
     def settings(self) -> ImageSettings:
@@ -186,9 +191,22 @@ async def assemble_unikernel_image(
     kernel_address = await Get(Address, AddressInput, kernel_input)
     formats = tuple(field_set.formats.value or DEFAULT_FORMATS)
     disks = disk_formats(formats)
+    platform = image_platform(address, field_set.platform.value or QEMU)
+    check_platform(address, platform, formats, len(settings.volumes))
+    settings = dataclasses.replace(settings, dhcp=platform.address == "dhcp")
     # Disks boot through firmware: their kernel has the `efi` fragment. Disk-root images get it
-    # too, so that they share one kernel whether or not they build disks.
-    efi = lambda disk_fragment: bool(disks) or disk_fragment  # noqa: E731
+    # too, so that they share one kernel whether or not they build disks. A platform other than
+    # `qemu` has one kernel for all its images: disk, efi and its own fragment, always.
+    on_platform = platform.fragment is not None
+
+    def kernel_request(disk_fragment: bool) -> KernelRequest:
+        return KernelRequest(
+            kernel_address,
+            address,
+            disk_fragment or on_platform,
+            efi=bool(disks) or disk_fragment or on_platform,
+            platform_fragment=platform.fragment,
+        )
     # The kernel depends on the root kind (a disk root adds the `disk` fragment, which also
     # holds ext4 for volumes). Build it in parallel with the app when the image says which
     # root; else ask the runtime first.
@@ -196,16 +214,13 @@ async def assemble_unikernel_image(
         app = await Get(UnikernelApp, UnikernelAppFieldSet, apps[0])
         root_kind = root_kind_of(address, field_set, app)
         disk_fragment = root_kind == "disk" or bool(settings.volumes)
-        kernel, init = await MultiGet(
-            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_fragment, efi=efi(disk_fragment))),
-            Get(BuiltInit),
-        )
+        kernel, init = await MultiGet(Get(BuiltKernel, KernelRequest, kernel_request(disk_fragment)), Get(BuiltInit))
     else:
         root_kind = field_set.root.value
         disk_fragment = root_kind == "disk" or bool(settings.volumes)
         app, kernel, init = await MultiGet(
             Get(UnikernelApp, UnikernelAppFieldSet, apps[0]),
-            Get(BuiltKernel, KernelRequest(kernel_address, address, disk_fragment, efi=efi(disk_fragment))),
+            Get(BuiltKernel, KernelRequest, kernel_request(disk_fragment)),
             Get(BuiltInit),
         )
 
@@ -227,6 +242,7 @@ async def assemble_unikernel_image(
             user=settings.user,
             home=app.workdir,
             network=settings.network,
+            dhcp=settings.dhcp,
             ca_certificates=(
                 settings.ca_certificates
                 if settings.ca_certificates is not None
@@ -313,7 +329,13 @@ async def assemble_unikernel_image(
             description=f"Packing the disk's initramfs of {address}",
         )
 
-    cmdline = " ".join([*unikernel.kernel_cmdline, *(field_set.kernel_args.value or ())])
+    cmdline = " ".join(
+        [
+            *unikernel.kernel_cmdline,
+            *platform_kernel_params(platform, settings.network),
+            *(field_set.kernel_args.value or ()),
+        ]
+    )
     cmdline_digest = await Get(Digest, CreateDigest([FileContent("cmdline", (cmdline + "\n").encode())]))
     bundle_pieces = [kernel.kernel, initrd.digest, cmdline_digest, *([rootdisk.digest] if rootdisk else [])]
     built_disks: Optional[BootableDisks] = None
@@ -326,6 +348,7 @@ async def assemble_unikernel_image(
                 initrd=disk_initrd.digest,
                 cmdline=cmdline,
                 rootfs=rootdisk.digest if rootdisk else None,
+                root_partuuid=disk_partuuid,
                 image=str(address),
             ),
         )
@@ -370,6 +393,13 @@ async def assemble_unikernel_image(
         "ports": [{"host": h, "guest": g} for h, g in settings.ports],
         "hostname": settings.hostname,
         "network": settings.network,
+        # Where it runs, and the QEMU devices `pants run` boots it with (docs/platforms.md).
+        "platform": {
+            "name": platform.name,
+            "disk": platform.qemu_disk,
+            "nic": platform.qemu_nic,
+            "address": platform.address,
+        },
         "user": {"name": settings.user.name, "uid": settings.user.uid, "gid": settings.user.gid},
         "volumes": [
             {

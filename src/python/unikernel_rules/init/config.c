@@ -153,6 +153,8 @@ static int parse_user(char *value)
  *                                program's absolute path
  *   env <KEY=VALUE>              one environment variable
  *   net static <ip> <mask> <gw>  configure eth0 (or "net none")
+ *   net dhcp                     eth0 was configured by the kernel's DHCP client
+ *                                (ip=dhcp: a cloud platform); DNS from it
  *   dns <ip>                     nameserver for /etc/resolv.conf
  *   rootdisk <device> <fstype>   e.g. "rootdisk /dev/vda squashfs": the app's
  *                                files are on that read-only disk; init
@@ -223,14 +225,16 @@ int parse_config(void)
             } else {
                 conf.envp[conf.envc++] = value;
             }
+        } else if (strcmp(line, "net") == 0 && strcmp(value, "dhcp") == 0) {
+            conf.net_dhcp = 1;
         } else if (strcmp(line, "net") == 0) {
             struct in_addr *const eth0[] = {&conf.ip, &conf.netmask, &conf.gateway};
             int is_static = parse_net_static(value, eth0, 3, 1);
             if (is_static >= 0)
                 conf.net_static = is_static;
             else
-                msg("%s:%d: expected \"net static <ip> <netmask> <gateway>\" "
-                    "or \"net none\", ignoring", CONF_PATH, lineno);
+                msg("%s:%d: expected \"net static <ip> <netmask> <gateway>\", "
+                    "\"net dhcp\" or \"net none\", ignoring", CONF_PATH, lineno);
         } else if (strcmp(line, "rootdisk") == 0) {
             if (parse_rootdisk(value) != 0) {
                 msg("%s:%d: expected \"rootdisk <device> <fstype>\", e.g. "

@@ -31,6 +31,7 @@ struct init_config {
     const char *envp[MAX_ENV + 1];
     int envc;
     int net_static;           /* "net static ..." seen */
+    int net_dhcp;             /* "net dhcp": the kernel configured eth0 (ip=dhcp) */
     struct in_addr ip, netmask, gateway;
     int ports_static;         /* "net_ports static <ip> <mask>": eth1, forwarded ports */
     struct in_addr ports_ip, ports_netmask;

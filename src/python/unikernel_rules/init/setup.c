@@ -161,6 +161,37 @@ static void write_resolv_conf(const char *nameserver)
     close(fd);
 }
 
+/* "net dhcp": the kernel's DHCP client configured eth0 and wrote what it learnt to
+ * /proc/net/pnp ("nameserver <ip>" lines, resolv.conf's syntax).  Without a nameserver
+ * there (or with no address: DHCP failed, e.g. no NIC the kernel drives) say so; the app
+ * runs on. */
+static void dhcp_resolv_conf(void)
+{
+    char buf[512];
+    int fd = open("/proc/net/pnp", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    if (!strstr(buf, "nameserver")) {
+        msg("warning: DHCP gave no nameserver (no /proc/net/pnp entry: the kernel found no NIC it "
+            "drives, or no DHCP server answered); keeping /etc/resolv.conf as it is");
+        return;
+    }
+    if (access("/etc/resolv.conf", F_OK) == 0)
+        return; /* the image's own */
+    if (mkdir("/etc", 0755) != 0 && errno != EEXIST)
+        return;
+    unlink("/etc/resolv.conf");
+    int out = open("/etc/resolv.conf", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        msg("cannot write /etc/resolv.conf: %s", strerror(errno));
+        return;
+    }
+    write_all(out, buf, strlen(buf));
+    close(out);
+}
+
 void setup_network(void)
 {
     int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -218,6 +249,8 @@ void setup_network(void)
     /* The image ships /etc/resolv.conf; write one only if asked or missing. */
     if (conf.dns || (conf.net_static && access("/etc/resolv.conf", F_OK) != 0))
         write_resolv_conf(conf.dns ? conf.dns : DEFAULT_DNS);
+    else if (conf.net_dhcp)
+        dhcp_resolv_conf();
 }
 
 /* Host name, and ports below 1024 for the unprivileged app (as Docker does). */

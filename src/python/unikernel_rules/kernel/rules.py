@@ -6,7 +6,7 @@ import importlib.resources
 import logging
 import os
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 from pants.engine.addresses import Address
 from pants.engine.fs import (
@@ -34,6 +34,7 @@ from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
 from unikernel_rules.debian.lock import closure, upstream_version
+from unikernel_rules.kernel.fragment_lines import drop_superseded, overridden_hints
 from unikernel_rules.debian.rules import (
     DebianDownloadRequest,
     DebianLock,
@@ -102,6 +103,10 @@ class KernelRequest:
     kernel: the fragment's ~120 KB of code would cost them 2 MiB of memory floor (the kernel's
     text is 2 MiB-aligned). Each variant is its own cached build.
 
+    `platform_fragment`: the builtin fragment of the image's `platform` (`platform-gce`, ...),
+    applied last: the platform's storage and network drivers. A platform's images all ask for
+    disk_root and efi too, so each platform has exactly one kernel.
+
     `efi`: the image builds bootable disks (`formats`), so the kernel also gets the builtin `efi`
     fragment (ACPI, EFI, the EFI stub that UEFI firmware starts). The rules ask for it with every
     disk root too, so that all disk-root images share one kernel whether or not they build disks.
@@ -111,6 +116,7 @@ class KernelRequest:
     requester: Address
     disk_root: bool = False
     efi: bool = False
+    platform_fragment: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -176,9 +182,12 @@ async def build_kernel(
         builtin_names.append(DISK_FRAGMENT)
     if request.efi and EFI_FRAGMENT not in builtin_names:
         builtin_names.append(EFI_FRAGMENT)
+    if request.platform_fragment and request.platform_fragment not in builtin_names:
+        builtin_names.append(request.platform_fragment)
+    # A later builtin fragment (a platform's) may turn on what an earlier one turns off.
     fragment_contents = [
-        FileContent(f"fragments/builtin/{name}.config", builtin_fragment(name))
-        for name in builtin_names
+        FileContent(f"fragments/builtin/{name}.config", text)
+        for name, text in drop_superseded([(name, builtin_fragment(name)) for name in builtin_names])
     ]
     user_fragments = await Get(HydratedSources, HydrateSourcesRequest(fs.fragments))
     user_files = user_fragments.snapshot.files
@@ -263,7 +272,9 @@ async def build_kernel(
             for line in result.stdout.decode(errors="replace").splitlines()
             if line.startswith("UNIKERNEL_CONFIG_ERROR ")
         ]
-        hints = kconfig_tool_hints(problems, str(fs.address))
+        hints = kconfig_tool_hints(problems, str(fs.address)) + overridden_hints(
+            problems, [(label, fc.content.decode(errors="replace")) for label, fc in zip(labels, fragment_contents)]
+        )
         raise KernelBuildError(
             f"The kernel config of {fs.address} cannot be built as asked:\n"
             + "\n".join(f"  - {p}" for p in problems)

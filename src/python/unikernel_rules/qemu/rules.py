@@ -26,6 +26,7 @@ LAUNCHER_MODULES = (
     "cli.py",
     "cmdline.py",
     "console.py",
+    "devices.py",
     "disk.py",
     "host.py",
     "options.py",

@@ -71,6 +71,9 @@ class GuestFilesRequest:
     local_ca_certificates: Digest = EMPTY_DIGEST
     # Where the app's runtime reads CA certificates as a Java key store (no leading `/`), or "".
     java_trust_store: str = ""
+    # The address comes from DHCP (a cloud `platform`): unknown when building, and so is the DNS
+    # server (init writes /etc/resolv.conf from what DHCP gave).
+    dhcp: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,10 +82,11 @@ class GuestFiles:
     env: FrozenDict[str, str]  # what the app's environment gains (SSL_CERT_FILE, TZ)
 
 
-def render_etc(hostname: str, user: GuestUser, home: str, network: str) -> Dict[str, str]:
+def render_etc(hostname: str, user: GuestUser, home: str, network: str, dhcp: bool = False) -> Dict[str, str]:
     """The plain-text /etc files (path without the leading `/` -> content)."""
-    # Like Docker: the host name resolves to the guest's own address (loopback without a NIC).
-    own_ip = "127.0.1.1" if network == "none" else GUEST_IP
+    # Like Docker: the host name resolves to the guest's own address (loopback without a NIC,
+    # or when DHCP picks the address at boot).
+    own_ip = "127.0.1.1" if network == "none" or dhcp else GUEST_IP
     passwd = ["root:x:0:0:root:/root:/sbin/nologin"]
     group = ["root:x:0:"]
     if not user.is_root:
@@ -98,7 +102,7 @@ def render_etc(hostname: str, user: GuestUser, home: str, network: str) -> Dict[
         "etc/group": "\n".join(group) + "\n",
         "etc/nsswitch.conf": NSSWITCH,
     }
-    if network != "none":
+    if network != "none" and not dhcp:
         files["etc/resolv.conf"] = f"nameserver {GUEST_DNS}\n"
     return files
 
@@ -172,7 +176,7 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
     files = [
         FileContent(path, text.encode())
         for path, text in sorted(
-            render_etc(request.hostname, request.user, request.home, request.network).items()
+            render_etc(request.hostname, request.user, request.home, request.network, request.dhcp).items()
         )
     ]
     env: Dict[str, str] = {}

@@ -86,3 +86,9 @@ def test_java_trust_store_aliases_like_ca_certificates_java() -> None:
     store = java_trust_store(files)
     for alias in (b"debian:root_a.crt", b"local:corp/chain.crt", b"local:corp/chain.crt-2"):
         assert alias in store
+
+
+def test_dhcp_images_ship_no_resolv_conf_and_name_themselves_on_loopback() -> None:
+    files = render_etc("cloud", GuestUser("app", 1000, 1000), "/app", "isolated", dhcp=True)
+    assert "etc/resolv.conf" not in files  # init writes it from what DHCP gave
+    assert files["etc/hosts"] == "127.0.0.1\tlocalhost\n127.0.1.1\tcloud\n"

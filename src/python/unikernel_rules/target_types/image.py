@@ -20,6 +20,7 @@ from pants.engine.target import (
 from pants.util.strutil import softwrap
 
 from unikernel_rules.target_types.formats import UnikernelFormatsField
+from unikernel_rules.target_types.platform import UnikernelPlatformField
 from unikernel_rules.target_types.guest import GUEST_FIELDS
 
 class UnikernelImageDependenciesField(Dependencies):
@@ -324,6 +325,7 @@ class UnikernelImageTarget(Target):
         UnikernelDiskCompressionField,
         *GUEST_FIELDS,
         UnikernelFormatsField,
+        UnikernelPlatformField,
         UnikernelOutputPathField,
         UnikernelBenchmarkField,
     )
@@ -334,7 +336,7 @@ class UnikernelImageTarget(Target):
         `pants package` writes a direct-boot bundle directory holding `kernel` (bzImage),
         `initrd` (newc cpio), `cmdline` and `manifest.json` (plus `rootfs.img` with a disk
         root, see `root`), and the bootable disks that `formats` lists (raw, qcow2, vmdk, vhd,
-        gce); `pants run` boots it with QEMU,
+        gce) for its `platform`; `pants run` boots it with QEMU,
         with the serial console on the terminal, and exits with the app's exit status.
         """
     )

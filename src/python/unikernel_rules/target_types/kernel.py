@@ -12,6 +12,11 @@ from pants.engine.target import (
 )
 from pants.util.strutil import softwrap
 
+from unikernel_rules.platforms.names import PLATFORMS
+
+PLATFORM_FRAGMENTS = tuple(p.fragment for p in PLATFORMS if p.fragment)
+
+
 class KernelSourcePackageField(StringField):
     alias = "source_package"
     default = "linux-source-6.1"
@@ -43,7 +48,7 @@ class KernelFragmentsField(MultipleSourcesField):
 class KernelIncludeBuiltinFragmentsField(StringSequenceField):
     alias = "builtin_fragments"
     default = ("base", "virtio", "net")
-    valid_choices = ("base", "virtio", "net", "disk", "efi")
+    valid_choices = ("base", "virtio", "net", "disk", "efi", *PLATFORM_FRAGMENTS)
     help = softwrap(
         """
         Which of the plugin's fragments to apply: `base` (64-bit, serial console, initramfs,
@@ -55,6 +60,9 @@ class KernelIncludeBuiltinFragmentsField(StringSequenceField):
         one); list it here to put it in every image's kernel. `efi` (ACPI, EFI and the EFI stub
         that UEFI firmware starts) is added automatically for images that build bootable disks
         (`formats`) and for images with a disk root (so that those share one kernel).
+        `platform-gce`, `platform-aws`, `platform-azure`, `platform-vmware` and
+        `platform-virtualbox` (each platform's disk and network drivers, and DHCP) are added
+        for images with that `platform`.
         """
     )
 

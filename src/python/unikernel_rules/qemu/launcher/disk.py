@@ -10,7 +10,8 @@ one file per format, listed in the manifest:
 
 A disk boots like a real machine, through firmware: `bios` is QEMU's default SeaBIOS (the
 disk's syslinux loads the kernel), `uefi` is OVMF (it runs the disk's EFI/BOOT/BOOTX64.EFI).
-The disk is the first virtio-blk device (bootindex=0, read-only); volumes follow. Its kernel
+The disk is the first disk (bootindex=0, read-only) on the platform's controller (devices.py:
+virtio-blk for `qemu`); volumes follow. Its kernel
 command line is inside the disk: app arguments and kernel parameters cannot be added at boot.
 A manifest without "formats" (older builds) is a bundle only.
 """
@@ -24,6 +25,7 @@ import tarfile
 import zlib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .devices import root_disk_args
 from .options import Bundle, LaunchError, LaunchOptions, run_command
 
 FORMATS = ("bundle", "raw", "qcow2", "vmdk", "vhd", "gce")
@@ -264,7 +266,7 @@ def disk_memory(disk: Optional[DiskBoot], memory: int, explicit: bool) -> int:
 
 
 def disk_args(
-    disk: DiskBoot, virtio: Callable[[str], str], escape: Callable[[str], str]
+    bundle: Bundle, disk: DiskBoot, virtio: Callable[[str], str], escape: Callable[[str], str]
 ) -> Tuple[List[str], List[str], List[str]]:
     """(firmware arguments, -drive arguments, -device values) of a disk boot."""
     firmware: List[str] = []
@@ -283,8 +285,9 @@ def disk_args(
     # Only the disk is tried (not the volumes); nothing bootable: the firmware reboots at once,
     # which -no-reboot turns into QEMU's exit (SeaBIOS; OVMF starts its shell, see console.py).
     firmware += ["-boot", "strict=on,reboot-timeout=0"]
-    drives = ["-drive", f"file={escape(disk.image)},if=none,id=disk,format={disk.qemu_format},readonly=on"]
-    return firmware, drives, [f"{virtio('blk')},drive=disk,bootindex=0"]
+    # On the platform's disk controller (devices.py): virtio-blk for `qemu`.
+    drives, devices = root_disk_args(bundle, disk.image, disk.qemu_format, "disk", virtio, escape, bootindex=True)
+    return firmware, drives, devices
 
 
 def prepare_disk(disk: Optional[DiskBoot]) -> List[str]:

@@ -1,0 +1,140 @@
+"""Platforms (docs/platforms.md): testprojects/platforms has one image per platform, each with
+its platform's kernel and disk format. Every platform QEMU can emulate boots from its disk
+through SeaBIOS with that platform's own devices (gce: virtio-scsi + virtio-net; aws: NVMe, with
+virtio-net standing in for ENA; vmware: PVSCSI + VMXNET3; virtualbox: AHCI + e1000), takes its
+address from DHCP, and its app answers HTTP. Azure's devices (VMBus) cannot be emulated: its
+kernel's config must hold the Hyper-V drivers, its VHD must be a valid fixed VHD, and it boots
+with virtio stand-ins. Plus the bad inputs: a format the platform cannot boot, and a kernel
+fragment that turns off a driver the platform needs.
+
+The suite's `pants package testprojects::` has built the images (one kernel per platform,
+cached); each boot is a few seconds of TCG.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+from pants_repo import RepoCopy
+from unikernel_rules.qemu import launcher
+
+MIB = 1024 * 1024
+IMAGES = {
+    # platform: (disk format, what the kernel log shows of its disk and its NIC drivers)
+    "gce": ("gce", (r"scsi host\d+: Virtio SCSI HBA", r"sd \S+: \[sda\]")),
+    "aws": ("raw", (r"nvme nvme0: \d+/\d+/\d+ default/read/poll queues|nvme nvme0: pci function", r"nvme0n1")),
+    "vmware": ("vmdk", (r"vmw_pvscsi: ", r"sd \S+: \[sda\]", r"VMware vmxnet3 virtual NIC driver")),
+    "virtualbox": ("vhd", (r"ahci \S+: AHCI ", r"ata1\.00: ATA-", r"e1000 \S+ eth0: Intel\(R\) PRO/1000")),
+    "azure": ("vhd", ()),
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
+    repo = RepoCopy(tmp_path_factory.mktemp("platforms") / "repo")
+    yield repo
+    repo.cleanup()
+
+
+@pytest.fixture(scope="module")
+def bundles(repo: RepoCopy) -> Dict[str, Path]:
+    repo.run("package", "testprojects/platforms::").assert_success()
+    return {name: repo.bundle(f"testprojects.platforms/{name}") for name in IMAGES}
+
+
+def vmlinux(bundle: Path) -> bytes:
+    """The kernel's uncompressed image: the zstd frame inside the bzImage (KERNEL_ZSTD)."""
+    data = (bundle / "kernel").read_bytes()
+    start = data.find(b"\x28\xb5\x2f\xfd")
+    assert start > 0, "no zstd frame in the bzImage"
+    # zstd stops at the frame's end and complains about what follows it: the output is whole.
+    done = subprocess.run(["zstd", "-dcq"], input=data[start:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert len(done.stdout) > len(data), done.returncode
+    return done.stdout
+
+
+def test_each_platform_has_its_own_kernel_and_disk(bundles: Dict[str, Path]) -> None:
+    kernels = {}
+    for name, (fmt, _) in IMAGES.items():
+        manifest = json.loads((bundles[name] / "manifest.json").read_text())
+        assert manifest["platform"]["name"] == name
+        fragments = manifest["kernel"]["fragments"]
+        assert fragments[-3:] == ["builtin:disk", "builtin:efi", f"builtin:platform-{name}"], fragments
+        assert "ip=dhcp" in manifest["cmdline"].split()
+        assert fmt in manifest["formats"] and set(manifest["formats"]) == {"bundle", fmt}
+        kernels[name] = manifest["files"]["kernel"]["sha256"]
+    assert len(set(kernels.values())) == len(kernels)  # one kernel per platform
+
+
+@pytest.mark.parametrize("name", ["gce", "aws", "vmware", "virtualbox"])
+def test_boots_with_the_platforms_devices_and_answers_http(bundles: Dict[str, Path], name: str) -> None:
+    fmt, drivers = IMAGES[name]
+    ready = r"READY" if name != "gce" else r"READY flaskr"
+    result = launcher.boot(
+        str(bundles[name]), accel="tcg", timeout=240, quiet=True, format=fmt, firmware="bios",
+        ready=ready, stop_after_ready=True, http_get="8080/",
+    )
+    assert result.http_status == 200, result.output
+    assert "IP-Config: Got DHCP answer" in result.output, result.output
+    for pattern in drivers:
+        assert re.search(pattern, result.output), (pattern, result.output)
+    assert "ROOT_FS overlay" in result.output or "squashfs" in result.output
+
+
+def test_azure_has_the_hyperv_drivers_and_a_fixed_vhd(bundles: Dict[str, Path]) -> None:
+    bundle = bundles["azure"]
+    vhd = (bundle / "disk.vhd").read_bytes()
+    footer = vhd[-512:]
+    assert footer[:8] == b"conectix"
+    original, current = struct.unpack_from(">QQ", footer, 40)
+    disk_type, checksum = struct.unpack_from(">II", footer, 60)
+    assert disk_type == 2 and original == current == len(vhd) - 512 and current % MIB == 0
+    assert checksum == (~(sum(footer[:64]) + sum(footer[68:]))) & 0xFFFFFFFF
+    # The kernel has the VMBus, storvsc and netvsc drivers built in (their driver names), which
+    # the other platforms' kernels have not.
+    for name, drivers in {"azure": True, "vmware": False}.items():
+        kernel = vmlinux(bundles[name])
+        for driver in (b"hv_vmbus\0", b"hv_storvsc\0", b"hv_netvsc\0"):
+            assert (driver in kernel) == drivers, (name, driver)
+    # Not boot-tested on Hyper-V devices (QEMU has none): it boots with virtio stand-ins.
+    result = launcher.boot(
+        str(bundle), accel="tcg", timeout=240, quiet=True, format="vhd", firmware="bios",
+        ready=r"READY", stop_after_ready=True, http_get="8080/",
+    )
+    assert result.http_status == 200, result.output
+
+
+def test_a_format_the_platform_cannot_boot(repo: RepoCopy) -> None:
+    repo.write(
+        "testprojects/bad_platform/BUILD",
+        'unikernel_image(name="image", dependencies=["testprojects/c/hello_http:app"], root="disk",\n'
+        '                platform="azure", formats=["bundle", "qcow2"])\n',
+    )
+    result = repo.run("package", "testprojects/bad_platform:image")
+    assert result.exit_code != 0
+    err = result.stderr
+    assert "`formats` field of testprojects/bad_platform:image lists 'qcow2'" in err, err
+    assert '"vhd"' in err and "Traceback" not in err, err
+
+
+def test_a_fragment_turning_off_a_platform_driver(repo: RepoCopy) -> None:
+    repo.write("testprojects/bad_kernel/small.config", "# CONFIG_VMXNET3 is not set\n")
+    repo.write(
+        "testprojects/bad_kernel/BUILD",
+        'unikernel_kernel(name="linux", fragments=["small.config"])\n'
+        'unikernel_image(name="image", dependencies=["testprojects/c/hello_http:app"], root="disk",\n'
+        '                kernel=":linux", platform="vmware", formats=["bundle", "vmdk"])\n',
+    )
+    result = repo.run("package", "testprojects/bad_kernel:image")
+    assert result.exit_code != 0
+    err = result.stderr
+    assert "builtin:platform-vmware" in err and "CONFIG_VMXNET3" in err, err
+    assert "testprojects/bad_kernel/small.config:1 sets `# CONFIG_VMXNET3 is not set`" in err, err
+    assert "`platform` needs it" in err and "Traceback" not in err, err
