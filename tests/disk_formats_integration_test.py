@@ -21,6 +21,7 @@ from typing import Dict, Iterator
 
 import pytest
 
+from disk_checks import assert_fixed_vhd
 from pants_repo import RepoCopy
 from unikernel_rules.qemu import launcher
 
@@ -134,17 +135,7 @@ def test_converted_formats_check_and_match_the_raw_disk(disk_bundle: Path) -> No
 
 
 def test_vhd_is_fixed_with_a_valid_footer(disk_bundle: Path) -> None:
-    vhd = (disk_bundle / "disk.vhd").read_bytes()
-    raw_size = (disk_bundle / "disk.raw").stat().st_size
-    footer = vhd[-512:]
-    assert footer[:8] == b"conectix"
-    data_offset, = struct.unpack_from(">Q", footer, 16)
-    original, current = struct.unpack_from(">QQ", footer, 40)
-    disk_type, checksum = struct.unpack_from(">II", footer, 60)
-    assert data_offset == 0xFFFFFFFFFFFFFFFF and disk_type == 2  # fixed
-    assert original == current == raw_size == len(vhd) - 512 and raw_size % MIB == 0
-    assert checksum == (~(sum(footer[:64]) + sum(footer[68:]))) & 0xFFFFFFFF
-    assert footer[24:28] == bytes(4)  # timestamp pinned
+    assert_fixed_vhd((disk_bundle / "disk.vhd").read_bytes(), (disk_bundle / "disk.raw").stat().st_size)
 
 
 def test_gce_tarball(disk_bundle: Path) -> None:

@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence
 
 from benchmarks.measure import Bench, BenchError, load_average, log, pants_version, probe_machine
 from benchmarks.render import render_markdown
-from benchmarks import ci_budget, disk_formats, kernel_toolchain
+from benchmarks import ci_budget, disk_formats, kernel_toolchain, platforms
 from benchmarks.reproducibility import replace_reproducibility
 from benchmarks.results import COMMAND, ImageReport
 from benchmarks.settings import ALL, NO_HTTP, Overrides, SettingsError, split_override
@@ -166,6 +166,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         text = replace_reproducibility(output.read_text(encoding="utf-8"), read_figures(figures_file))
         text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
         text = disk_formats.replace_section(text, disk_formats.read_figures())
+        text = platforms.replace_section(text, platforms.read_figures())
         text = ci_budget.replace_section(text, ci_budget.read_figures())
         output.write_text(text, encoding="utf-8")
         print(output)
@@ -227,6 +228,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # (~20 min each): keep their last figures.
     text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
     text = disk_formats.replace_section(text, disk_formats.read_figures())
+    text = platforms.replace_section(text, platforms.read_figures())
     text = ci_budget.replace_section(text, ci_budget.read_figures())
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")

@@ -89,8 +89,6 @@ from unikernel_rules.target_types import (
 logger = logging.getLogger(__name__)
 
 MANIFEST_SCHEMA = 1
-# The launcher attaches rootfs.img as the only virtio-blk disk: the guest sees /dev/vda.
-ROOTDISK_DEVICE = "/dev/vda"
 
 
 @dataclass(frozen=True)
@@ -302,7 +300,7 @@ async def assemble_unikernel_image(
         memory_token=MEMORY_TOKEN,
         args_from=args_from,
     )
-    init_conf = conf_with_root(rootdisk=(ROOTDISK_DEVICE, rootdisk.fstype) if rootdisk else None)
+    init_conf = conf_with_root(rootdisk=(platform.bundle_root_device, rootdisk.fstype) if rootdisk else None)
     initrd_files = [init.digest] if rootdisk else [init.digest, app_files]
     initrd_compression = field_set.initrd_compression.value or "gzip"
     memory_base_mib = (DISK_ROOT_MEMORY_BASE_MIB if rootdisk else KERNEL_MEMORY_BASE_MIB) + app.memory_mib
@@ -423,7 +421,7 @@ async def assemble_unikernel_image(
             {
                 "kind": "disk",
                 "image": ROOTFS_IMAGE,
-                "device": ROOTDISK_DEVICE,
+                "device": platform.bundle_root_device,
                 "fstype": rootdisk.fstype,
                 "compression": rootdisk.compression,
                 "files": rootdisk.files,

@@ -174,8 +174,9 @@ static void dhcp_resolv_conf(void)
         close(fd);
     buf[n > 0 ? n : 0] = '\0';
     if (!strstr(buf, "nameserver")) {
-        msg("warning: DHCP gave no nameserver (no /proc/net/pnp entry: the kernel found no NIC it "
-            "drives, or no DHCP server answered); keeping /etc/resolv.conf as it is");
+        msg("DHCP gave no nameserver: no /etc/resolv.conf (the network gives none, as QEMU's "
+            "does with network=\"isolated\"; or the kernel found no NIC it drives, or no DHCP "
+            "server answered)");
         return;
     }
     if (access("/etc/resolv.conf", F_OK) == 0)

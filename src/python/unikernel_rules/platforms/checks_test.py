@@ -5,7 +5,9 @@ from pants.engine.addresses import Address
 from pants.engine.target import InvalidFieldException
 
 from unikernel_rules.platforms.checks import check_platform, image_platform, platform_kernel_params
-from unikernel_rules.platforms.names import PLATFORMS, PLATFORMS_BY_NAME, QEMU_DISK_MODELS, QEMU_NIC_MODELS
+from unikernel_rules.platforms.names import (
+    BUNDLE_ROOT_DEVICES, PLATFORMS, PLATFORMS_BY_NAME, QEMU_DISK_MODELS, QEMU_NIC_MODELS,
+)
 
 ADDRESS = Address("app", target_name="image")
 
@@ -15,6 +17,9 @@ def test_every_platform_is_consistent() -> None:
         assert p.qemu_disk in QEMU_DISK_MODELS and p.qemu_nic in QEMU_NIC_MODELS
         assert p.formats and (p.fragment is None) == (p.name == "qemu")
         assert p.address in ("static", "dhcp")
+        assert p.bundle_root_device.startswith("/dev/")
+    assert PLATFORMS_BY_NAME["qemu"].bundle_root_device == "/dev/vda"
+    assert set(BUNDLE_ROOT_DEVICES) == set(QEMU_DISK_MODELS)
 
 
 def test_qemu_takes_any_format_and_volumes() -> None:

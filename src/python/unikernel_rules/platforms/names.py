@@ -36,6 +36,11 @@ class Platform:
     # The drivers, as docs/platforms.md and the help text list them.
     drivers: str
 
+    @property
+    def bundle_root_device(self) -> str:
+        """Where a direct boot (the bundle) finds rootfs.img: the first disk on qemu_disk."""
+        return BUNDLE_ROOT_DEVICES[self.qemu_disk]
+
 
 PLATFORMS: Tuple[Platform, ...] = (
     Platform(
@@ -79,4 +84,13 @@ PLATFORMS_BY_NAME = {p.name: p for p in PLATFORMS}
 PLATFORM_NAMES: Tuple[str, ...] = tuple(p.name for p in PLATFORMS)
 # QEMU's device models for each `qemu_disk` / `qemu_nic` (the launcher's `-device` values).
 QEMU_DISK_MODELS = ("virtio-blk", "virtio-scsi", "nvme", "pvscsi", "ahci")
+# The kernel's name for the first disk on each (a bundle's rootfs.img; a disk's root partition
+# is found by its GUID instead).
+BUNDLE_ROOT_DEVICES = {
+    "virtio-blk": "/dev/vda",
+    "virtio-scsi": "/dev/sda",
+    "pvscsi": "/dev/sda",
+    "ahci": "/dev/sda",
+    "nvme": "/dev/nvme0n1",
+}
 QEMU_NIC_MODELS = ("virtio-net", "vmxnet3", "e1000")
