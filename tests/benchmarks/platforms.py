@@ -141,7 +141,9 @@ def render(figures: Optional[Dict[str, Any]]) -> List[str]:
         "(its `platform-<name>` fragment last); each disk booted through SeaBIOS with the platform's QEMU devices "
         f"({figures['boots']} boot(s)), its address from DHCP, `GET /` answered. *READY*: the app's CLOCK_MONOTONIC "
         "(kernel clock, DHCP included) under plain icount, where idle waits warp virtual time: a comparison, not a goal. "
-        "What each platform holds: docs/platforms.md.",
+        "What each platform holds: docs/platforms.md. Every disk boot keeps ACPI (the disk's command line is "
+        "its own), whose PCI interrupt-link allocation under `-M pc` costs ~190 ms of guest time per PCI device "
+        "(docs/formats.md, \"Booting them\"); the gce image is the Python flaskr app (CPython's start dominates).",
         "",
     ]
     if figures.get("error"):
