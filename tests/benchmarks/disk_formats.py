@@ -533,23 +533,14 @@ def replace_section(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from pants_repo import source_root
-
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     p.add_argument("--boots", type=int, default=2, help="boots per image and boot path (default 2)")
     p.add_argument("--rebuilds", type=int, default=2, help="timed rebuilds per formats variant (default 2)")
     p.add_argument("--skip-rebuild", action="store_true", help="sizes and boots only")
     args = p.parse_args(argv)
-    root = source_root()
     with tempfile.TemporaryDirectory(prefix="disk-formats-") as tmp:
         figures = measure(Path(tmp), boots=args.boots, rebuilds=args.rebuilds, skip_rebuild=args.skip_rebuild)
-    written = figures_file.write_figures(FIGURES, figures)
-    print(json.dumps(figures, indent=2, sort_keys=True))
-    print(f"figures: {written}")
-    report = root / "docs" / "benchmarks.md"
-    if report.exists():
-        report.write_text(replace_section(report.read_text(encoding="utf-8"), figures), encoding="utf-8")
-        print(f"updated {report}")
+    sections.publish(FIGURES, figures, replace_section)
     return 0
 
 

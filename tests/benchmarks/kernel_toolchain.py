@@ -22,7 +22,6 @@ between them is the figures' noise; the report says the load average at each sta
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -35,7 +34,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import figures as figures_file
 from benchmarks import sections
-from pants_repo import RepoCopy, source_root
+from pants_repo import RepoCopy
 
 IMAGE = "testprojects/c/hello_http:image"
 KERNEL = "Building the Linux"
@@ -179,15 +178,9 @@ def replace_section(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    root = source_root()
     with tempfile.TemporaryDirectory(prefix="kernel-toolchain-") as tmp:
         figures = measure(Path(tmp))
-    figures_file.write_figures(FIGURES, figures)
-    print(json.dumps(figures, indent=2, sort_keys=True))
-    report = root / "docs" / "benchmarks.md"
-    if report.exists():
-        report.write_text(replace_section(report.read_text(encoding="utf-8"), figures), encoding="utf-8")
-        print(f"updated {report}")
+    sections.publish(FIGURES, figures, replace_section)
     return 0
 
 

@@ -165,20 +165,12 @@ def replace_section(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from pants_repo import source_root
-
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     p.add_argument("--boots", type=int, default=1, help="boots per image (default 1)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="platforms-") as tmp:
         figures = measure(Path(tmp), boots=args.boots)
-    written = figures_file.write_figures(FIGURES, figures)
-    print(json.dumps(figures, indent=2, sort_keys=True))
-    print(f"figures: {written}")
-    report = source_root() / "docs" / "benchmarks.md"
-    if report.exists():
-        report.write_text(replace_section(report.read_text(encoding="utf-8"), figures), encoding="utf-8")
-        print(f"updated {report}")
+    sections.publish(FIGURES, figures, replace_section)
     return 0
 
 

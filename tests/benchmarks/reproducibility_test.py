@@ -6,9 +6,10 @@ from benchmarks import render, reproducibility
 from benchmarks.fixtures import MACHINE, WHEN, c_report
 
 def test_reproducibility_section_renders_the_recorded_figures(tmp_path, monkeypatch) -> None:
+    import figures
     import remote_cache
 
-    monkeypatch.setattr(remote_cache.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(figures.tempfile, "gettempdir", lambda: str(tmp_path))
     assert remote_cache.read_figures() is None
     missing = "\n".join(render.render_markdown([], MACHINE, WHEN, static_notes={}).splitlines())
     assert "No figures: `tests/reproducibility_integration_test.py`" in missing

@@ -3,7 +3,8 @@ comparison, `.ci/run`'s wall time): rendered anew in place, the rest of the repo
 
 from __future__ import annotations
 
-from typing import List
+import json
+from typing import Any, Callable, Dict, List
 
 BEFORE = "\n## Reproducibility and remote cache"
 
@@ -21,3 +22,18 @@ def replace(markdown: str, heading: str, lines: List[str]) -> str:
         head, tail = markdown.split(BEFORE, 1)
         return head.rstrip("\n") + "\n\n" + section + BEFORE + tail
     return markdown.rstrip("\n") + "\n\n" + section
+
+
+def publish(figures_name: str, figures: Dict[str, Any], replace_section: Callable[[str, Dict[str, Any]], str]) -> None:
+    """What a measuring command does with its figures: keep them in the temp dir (figures.py, for
+    the report to render again), print them, and render its section of docs/benchmarks.md."""
+    import figures as figures_file
+    from pants_repo import source_root
+
+    written = figures_file.write_figures(figures_name, figures)
+    print(json.dumps(figures, indent=2, sort_keys=True))
+    print(f"figures: {written}")
+    report = source_root() / "docs" / "benchmarks.md"
+    if report.exists():
+        report.write_text(replace_section(report.read_text(encoding="utf-8"), figures), encoding="utf-8")
+        print(f"updated {report}")
