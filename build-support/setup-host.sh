@@ -11,13 +11,17 @@
 #                        diffoscope's two imports (python-magic, libarchive-c) load them
 #   zstd                 lets diffoscope look inside zstd-compressed members
 #   python3.11           the interpreter Pants builds the tools' PEXes (and Python apps) for
+#   skopeo               lets tests read the `container` format's OCI layout with an independent client
+#   docker.io            a Docker engine for `pants run --unikernel-run-format=container` (only if
+#                        no dockerd is installed: Docker's own docker-ce packages conflict with it)
 # No compiler: the kernel is built by a toolchain of Debian packages from the lock (gcc-12,
 # binutils, make, ...), chrooted into in a user namespace; the host needs only a kernel that
 # allows user namespaces. Everything else (Pants, pex, zig, Debian packages for images and for
 # the kernel build) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 ovmf qemu-utils mtools cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11)
+packages=(qemu-system-x86 ovmf qemu-utils mtools cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11 skopeo)
+command -v dockerd >/dev/null || [[ -x /usr/sbin/dockerd ]] || packages+=(docker.io)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

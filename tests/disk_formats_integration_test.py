@@ -195,5 +195,5 @@ def test_unknown_format_is_a_clear_error(repo: RepoCopy) -> None:
     assert result.exit_code != 0
     err = result.stderr
     assert "`formats` field of testprojects/bad_formats:image" in err, err
-    assert "'iso9660'" in err and "bundle, raw, qcow2, vmdk, vhd, gce" in err, err
+    assert "'iso9660'" in err and "bundle, raw, qcow2, vmdk, vhd, gce, container" in err, err
     assert "Traceback" not in err

@@ -40,7 +40,7 @@ from typing import Dict, List, Optional, Sequence
 
 from benchmarks.measure import Bench, BenchError, load_average, log, pants_version, probe_machine
 from benchmarks.render import render_markdown
-from benchmarks import ci_budget, disk_formats, kernel_toolchain, platforms
+from benchmarks import ci_budget, containers, disk_formats, kernel_toolchain, platforms
 from benchmarks.reproducibility import replace_reproducibility
 from benchmarks.results import COMMAND, ImageReport
 from benchmarks.settings import ALL, NO_HTTP, Overrides, SettingsError, split_override
@@ -152,6 +152,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
+
+# The sections that their own commands measure, in the report's order: their last figures.
+OWN_SECTIONS = (kernel_toolchain, disk_formats, platforms, containers, ci_budget)
+
+
+def own_sections(text: str) -> str:
+    for module in OWN_SECTIONS:
+        text = module.replace_section(text, module.read_figures())
+    return text
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     buildroot = source_root()
@@ -164,10 +175,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             log(f"--only-reproducibility: {output} does not exist yet; run the whole report first")
             return 1
         text = replace_reproducibility(output.read_text(encoding="utf-8"), read_figures(figures_file))
-        text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
-        text = disk_formats.replace_section(text, disk_formats.read_figures())
-        text = platforms.replace_section(text, platforms.read_figures())
-        text = ci_budget.replace_section(text, ci_budget.read_figures())
+        text = own_sections(text)
         output.write_text(text, encoding="utf-8")
         print(output)
         return 0
@@ -226,10 +234,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     # The kernel toolchain comparison and the bootable disks are measured by their own commands
     # (~20 min each): keep their last figures.
-    text = kernel_toolchain.replace_section(text, kernel_toolchain.read_figures())
-    text = disk_formats.replace_section(text, disk_formats.read_figures())
-    text = platforms.replace_section(text, platforms.read_figures())
-    text = ci_budget.replace_section(text, ci_budget.read_figures())
+    text = own_sections(text)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     print(output)

@@ -1,5 +1,7 @@
 """unikernel_rules: build Linux unikernel VM images from monorepo targets with Pants."""
 
+from unikernel_rules.containers import rules as containers_rules
+from unikernel_rules.containers import runner as container_runner
 from unikernel_rules.debian import merge as debian_merge
 from unikernel_rules.debian import rules as debian_rules
 from unikernel_rules.debian import tool_python
@@ -15,7 +17,7 @@ from unikernel_rules.rootfs import placement
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, java, python
-from unikernel_rules.subsystems import debian_tools, java_runtime, python_runtime, unikernel_run, zig
+from unikernel_rules.subsystems import debian_tools, docker_sdk, java_runtime, python_runtime, unikernel_run, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
@@ -52,6 +54,8 @@ def rules():
         *placement.rules(),
         *rootfs_image.rules(),
         *formats_rules.rules(),
+        *containers_rules.rules(),
+        *container_runner.rules(),
         *rootfs_guest.rules(),
         *c.rules(),
         *python.rules(),
@@ -61,6 +65,7 @@ def rules():
         *zig.rules(),
         *unikernel_run.rules(),
         *debian_tools.rules(),
+        *docker_sdk.rules(),
         *debian_rules.rules(),
         *debian_merge.rules(),
         *debian_tree.rules(),

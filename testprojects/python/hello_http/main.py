@@ -37,7 +37,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 def main() -> None:
-    port = int(os.environ.get("PORT", "8080"))
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ.get("PORT", "8080"))
     server = http.server.HTTPServer(("", port), Handler)
     # The working directory is writable (RAM-backed), as in a container.
     with open("started", "w") as f:

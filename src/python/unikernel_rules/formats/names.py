@@ -1,7 +1,8 @@
 """The image formats `unikernel_image(formats=[...])` can list (stdlib only).
 
 `bundle` is the direct-boot directory (kernel, initrd, cmdline, rootfs.img); the others are
-bootable disks: `raw` is built from the bundle's pieces, every other one is converted from it.
+bootable disks: `raw` is built from the bundle's pieces, every other one is converted from it;
+`container` is the root tree alone, for a container engine.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Optional, Tuple
 
 BUNDLE = "bundle"
 RAW = "raw"
+# The root tree as an OCI image / docker-archive tarball (containers/): no kernel, no firmware.
+CONTAINER = "container"
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,7 @@ DISK_FORMATS: Tuple[DiskFormat, ...] = (
     DiskFormat("gce", "disk.tar.gz", None, "Google Compute Engine (disk.raw in a gzip'd GNU tar)", member="disk.raw"),
 )
 DISK_FORMATS_BY_NAME = {f.name: f for f in DISK_FORMATS}
-FORMAT_NAMES: Tuple[str, ...] = (BUNDLE, *(f.name for f in DISK_FORMATS))
+FORMAT_NAMES: Tuple[str, ...] = (BUNDLE, *(f.name for f in DISK_FORMATS), CONTAINER)
 DEFAULT_FORMATS: Tuple[str, ...] = (BUNDLE,)
 
 

@@ -288,8 +288,10 @@ def image_formats(
     bundle_names: List[str],
     disks: Optional[BootableDisks],
     files: Dict[str, Dict],
+    others: Dict[str, Dict],
 ) -> Dict[str, Dict]:
-    """The manifest's `formats`: what each listed format wrote (the launcher boots from this)."""
+    """The manifest's `formats`: what each listed format wrote (the launcher boots from this);
+    `others`: the entries of formats built elsewhere (`container`), by name."""
     out: Dict[str, Dict] = {}
     by_name = {f.format.name: f.format for f in (disks.files if disks else ())}
     # `order`: the place in the `formats` field (manifest.json's keys are sorted): `pants run`
@@ -297,6 +299,9 @@ def image_formats(
     for order, name in enumerate(formats):
         if name == BUNDLE:
             out[name] = {"files": list(bundle_names), "order": order}
+            continue
+        if name in others:
+            out[name] = others[name]
             continue
         fmt = by_name[name]
         entry = {"file": fmt.file, "qemu_format": fmt.qemu_format, "size": files[fmt.file]["size"], "order": order}

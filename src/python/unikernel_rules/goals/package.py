@@ -33,6 +33,7 @@ from pants.engine.target import (
     Targets,
 )
 from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
@@ -43,7 +44,8 @@ from unikernel_rules.goals.image_settings import (
     render_init_conf,
     resolve_command,
 )
-from unikernel_rules.formats.names import BUNDLE, DEFAULT_FORMATS, disk_formats
+from unikernel_rules.containers.rules import ContainerImage, ContainerImageRequest
+from unikernel_rules.formats.names import BUNDLE, CONTAINER, DEFAULT_FORMATS, disk_formats
 from unikernel_rules.formats.rules import BootableDisks, BootableDisksRequest, image_formats, root_partuuid
 from unikernel_rules.init.rules import BuiltInit
 from unikernel_rules.kernel.rules import BuiltKernel, KernelRequest
@@ -350,12 +352,32 @@ async def assemble_unikernel_image(
                 image=str(address),
             ),
         )
+    container: Optional[ContainerImage] = None
+    if CONTAINER in formats:
+        # The same root tree as the VM's, with the image's command, env, user and ports.
+        container = await Get(
+            ContainerImage,
+            ContainerImageRequest(
+                address,
+                app_files,
+                entrypoint=command[:args_from],
+                cmd=command[args_from:],
+                env=FrozenDict(env),
+                workdir=app.workdir,
+                uid=settings.user.uid,
+                gid=settings.user.gid,
+                ports=tuple(guest for _, guest in settings.ports),
+                owned_dirs=(app.workdir, *settings.writable_paths),
+                labels=FrozenDict({"runtime": app.runtime}),
+            ),
+        )
     outputs = await Get(
         Digest,
         MergeDigests(
             [
                 *(bundle_pieces if BUNDLE in formats else []),
                 *([built_disks.digest] if built_disks else []),
+                *([container.digest] if container else []),
             ]
         ),
     )
@@ -436,7 +458,15 @@ async def assemble_unikernel_image(
         "total_bytes": sum(
             f["size"] for name, f in files.items() if name in bundle_names or BUNDLE not in formats
         ),
-        "formats": image_formats(formats, bundle_names, built_disks, files),
+        "formats": image_formats(
+            formats,
+            bundle_names,
+            built_disks,
+            files,
+            {CONTAINER: container.manifest_entry(formats.index(CONTAINER), files[container.file]["size"])}
+            if container
+            else {},
+        ),
     }
     if built_disks:
         manifest["disk"] = {

@@ -19,10 +19,12 @@ from pants.core.goals.run import RunRequest
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.engine.addresses import Address
 from pants.engine.fs import AddPrefix, Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.logging import LogLevel
 
+from unikernel_rules.containers.runner import ContainerRunner
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv
+from unikernel_rules.formats.names import CONTAINER
 from unikernel_rules.goals.package import UnikernelBundle, UnikernelImageFieldSet
 from unikernel_rules.qemu.rules import QemuBinary, QemuLauncher
 from unikernel_rules.subsystems.unikernel import QemuSubsystem
@@ -119,18 +121,71 @@ def run_option_args(address: Address, run: UnikernelRunSubsystem, build_root: st
     return args
 
 
+def container_option_args(address: Address, run: UnikernelRunSubsystem, build_root: str) -> List[str]:
+    """The container runner's options for `[unikernel-run]` (containers/engine.py); the options
+    that only a VM has are errors."""
+    vm_only = [
+        name
+        for name, is_set in (
+            ("kernel_args", bool(run.kernel_args)),
+            ("firmware", run.firmware != "auto"),
+            ("console", run.console != "auto"),
+            ("show_log", run.show_log),
+        )
+        if is_set
+    ]
+    if vm_only:
+        names = ", ".join(f"`[unikernel-run].{n}`" for n in vm_only)
+        raise UnikernelRunOptionError(
+            f"`pants run {address}` with `--unikernel-run-format=container` runs no VM, so {names} "
+            "cannot apply: drop it, or boot the bundle or a disk to use it."
+        )
+    # The same checks and flags as a VM's run, less the flags (with their values) that only the
+    # QEMU launcher takes: its console, its log, the format to boot, the run command of its hints.
+    vm_args = run_option_args(address, run, build_root)
+    args: List[str] = []
+    i = 0
+    while i < len(vm_args):
+        if vm_args[i] in ("--console", "--log", "--format", "--run-command"):
+            i += 2
+            continue
+        args.append(vm_args[i])
+        i += 1
+    if run.docker_host:
+        args += ["--docker-host", run.docker_host]
+    return args
+
+
 @rule(desc="Boot a unikernel image", level=LogLevel.DEBUG)
 async def run_unikernel_image(
     field_set: UnikernelImageFieldSet,
     python: PythonBuildStandaloneBinary,
-    qemu: QemuBinary,
-    launcher: QemuLauncher,
     qemu_options: QemuSubsystem,
     run_options: UnikernelRunSubsystem,
     build_root: BuildRoot,
 ) -> RunRequest:
-    bundle = await Get(UnikernelBundle, UnikernelImageFieldSet, field_set)
+    if run_options.format == CONTAINER:
+        # Checked before the build: a wrong option fails fast.
+        container_args = container_option_args(field_set.address, run_options, build_root.path)
+        bundle, runner = await MultiGet(
+            Get(UnikernelBundle, UnikernelImageFieldSet, field_set), Get(ContainerRunner)
+        )
+        return RunRequest(
+            digest=await Get(Digest, MergeDigests([bundle.digest, runner.digest])),
+            args=(
+                python.path,
+                f"{{chroot}}/{runner.script}",
+                "--bundle",
+                f"{{chroot}}/{bundle.directory}",
+                *container_args,
+                "--",
+            ),
+            extra_env={"PYTHONPATH": ":".join(f"{{chroot}}/{p}" for p in runner.python_path)},
+        )
     option_args = run_option_args(field_set.address, run_options, build_root.path)
+    bundle, qemu, launcher = await MultiGet(
+        Get(UnikernelBundle, UnikernelImageFieldSet, field_set), Get(QemuBinary), Get(QemuLauncher)
+    )
     digests = [bundle.digest, launcher.digest]
     manifest = await Get(DigestContents, DigestSubset(bundle.digest, PathGlobs([bundle.manifest])))
     volumes = json.loads(manifest[0].content).get("volumes") if manifest else None

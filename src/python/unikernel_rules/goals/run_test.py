@@ -7,13 +7,14 @@ import pytest
 from pants.engine.addresses import Address
 from pants.testutil.option_util import create_subsystem
 
-from unikernel_rules.goals.run import UnikernelRunOptionError, image_state_path, run_option_args
+from unikernel_rules.goals.run import UnikernelRunOptionError, container_option_args, image_state_path, run_option_args
 from unikernel_rules.subsystems.unikernel_run import UnikernelRunSubsystem
 
 ADDRESS = Address("testprojects/c/hello_http", target_name="image")
 DEFAULTS = dict(
     memory=None, cpus=None, ports=[], network=None, kernel_args=[], timeout=0, replace_args=False,
     show_log=False, state_dir=".unikernel", wipe_volumes=False, console="auto", format=None, firmware="auto",
+    docker_host=None,
 )
 
 
@@ -75,3 +76,29 @@ def test_bad_options_name_the_option_and_the_fix(options, fragment):
     option = next(iter(options))
     assert f"`[unikernel-run].{option}`" in str(e.value) and fragment in str(e.value)
     assert "pants run testprojects/c/hello_http:image" in str(e.value)
+
+
+def container_args_for(**options):
+    run = create_subsystem(UnikernelRunSubsystem, **{**DEFAULTS, "format": "container", **options})
+    return container_option_args(ADDRESS, run, "/repo")
+
+
+def test_container_options_keep_what_a_container_has():
+    assert container_args_for() == ["--volumes-dir", "/repo/.unikernel/volumes/testprojects/c/hello_http/image"]
+    args = container_args_for(
+        memory=256, ports=["18080:8080"], network="host", timeout=5, replace_args=True, wipe_volumes=True,
+        docker_host="unix:///tmp/d.sock",
+    )
+    assert args == [
+        "--memory", "256", "--port", "18080:8080", "--network", "host", "--timeout", "5", "--replace-args",
+        "--volumes-dir", "/repo/.unikernel/volumes/testprojects/c/hello_http/image", "--wipe-volumes",
+        "--docker-host", "unix:///tmp/d.sock",
+    ]
+
+
+def test_container_refuses_the_options_of_a_vm():
+    with pytest.raises(UnikernelRunOptionError) as e:
+        container_args_for(kernel_args=["loglevel=7"], firmware="uefi")
+    message = str(e.value)
+    assert "`[unikernel-run].kernel_args`, `[unikernel-run].firmware`" in message
+    assert "testprojects/c/hello_http:image" in message and "runs no VM" in message

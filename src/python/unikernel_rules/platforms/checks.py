@@ -8,7 +8,7 @@ from pants.engine.addresses import Address
 from pants.engine.target import InvalidFieldException
 from pants.util.strutil import softwrap
 
-from unikernel_rules.formats.names import BUNDLE
+from unikernel_rules.formats.names import BUNDLE, CONTAINER
 from unikernel_rules.platforms.names import PLATFORM_NAMES, PLATFORMS_BY_NAME, QEMU, Platform
 
 
@@ -25,7 +25,8 @@ def check_platform(address: Address, platform: Platform, formats: Sequence[str],
     """A clear error when `formats` or `volumes` do not fit `platform`."""
     if platform.name == QEMU:
         return
-    listed = [f for f in formats if f != BUNDLE]
+    # The bundle (QEMU direct boot) and the container (no kernel) go with every platform.
+    listed = [f for f in formats if f not in (BUNDLE, CONTAINER)]
     wrong = [f for f in listed if f not in platform.formats]
     boots = ", ".join(f'"{f}"' for f in platform.formats)
     if wrong:

@@ -113,6 +113,10 @@ class UnikernelRunSubsystem(Subsystem):
         help=softwrap(
             f"""
             Which of the image's built `formats` to boot: one of {', '.join(FORMAT_CHOICES)}.
+            `container` runs the image's `container.tar` in a local Docker engine instead of a
+            VM (see `--unikernel-run-docker-host`, docs/containers.md): the same files,
+            command, args, env, user, ports, volumes (as directories), exit status, timeout and
+            Ctrl-C, without kernel or boot.
             Unset: the bundle (its kernel and initrd, booted directly) if the image built one,
             else its first disk format. A disk (`vhd` is QEMU's `vpc`; `gce` is extracted from
             its tarball first) boots through firmware like a real machine (see
@@ -133,6 +137,16 @@ class UnikernelRunSubsystem(Subsystem):
             faster: without KVM (TCG), SeaBIOS starts the disk's boot code 0.1-0.4 s after QEMU
             starts, OVMF after 3.5-5 s. Ignored (with a note) for a bundle boot, which starts
             its kernel directly.
+            """
+        ),
+    )
+    docker_host = StrOption(
+        default=None,
+        help=softwrap(
+            """
+            The Docker engine that `--unikernel-run-format=container` runs the image's
+            `container.tar` in (e.g. `unix:///run/user/1000/docker.sock`). Unset: the
+            DOCKER_HOST environment variable, else `unix:///var/run/docker.sock`.
             """
         ),
     )

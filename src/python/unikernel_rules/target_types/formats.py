@@ -15,6 +15,9 @@ _FORMAT_LINES = "; ".join(
         "`bundle`, the direct-boot files (`kernel`, `initrd`, `cmdline`, `rootfs.img`) for QEMU's"
         " `-kernel`, Firecracker-style VMMs and cloud-hypervisor",
         *(f"`{f.name}`, `{f.file}` ({f.summary})" for f in DISK_FORMATS),
+        "`container`, `container.tar`: the root tree (app, runtime and /etc, without kernel and"
+        " init) as an OCI image layout that is also a `docker load` archive, for Docker, podman,"
+        " skopeo and Kubernetes",
     ]
 )
 
@@ -34,7 +37,9 @@ class UnikernelFormatsField(StringSequenceField):
         GUID. The kernel of an image with disk formats also gets the builtin `efi` fragment
         (ACPI, EFI stub). Each format is its own cached process over the raw disk; all are
         reproducible. `pants run` boots the bundle if it is listed, else the first disk
-        format, or the one `--unikernel-run-format` names (docs/formats.md).
+        format, or the one `--unikernel-run-format` names (docs/formats.md);
+        `--unikernel-run-format=container` runs the container in a local Docker engine
+        (docs/containers.md).
         """
     )
 

@@ -16,8 +16,8 @@ def test_default_is_the_bundle() -> None:
 
 
 def test_every_format_is_accepted_in_the_order_given() -> None:
-    value = UnikernelFormatsField(["gce", "bundle", "qcow2", "raw", "vmdk", "vhd"], ADDR).value
-    assert value == ("gce", "bundle", "qcow2", "raw", "vmdk", "vhd")
+    value = UnikernelFormatsField(["gce", "bundle", "qcow2", "container", "raw", "vmdk", "vhd"], ADDR).value
+    assert value == ("gce", "bundle", "qcow2", "container", "raw", "vmdk", "vhd")
     assert set(value) == set(FORMAT_NAMES)
     assert [f.name for f in disk_formats(value)] == ["gce", "qcow2", "raw", "vmdk", "vhd"]
 
@@ -28,7 +28,7 @@ def test_unknown_format_names_the_target_field_and_choices() -> None:
     message = str(e.value)
     assert "`formats` field of testprojects/x:image" in message
     assert "'iso9660', 'ova'" in message
-    assert "bundle, raw, qcow2, vmdk, vhd, gce" in message
+    assert "bundle, raw, qcow2, vmdk, vhd, gce, container" in message
 
 
 def test_empty_and_duplicate_formats_are_errors() -> None:

@@ -1,0 +1,182 @@
+"""Containers (`formats=[..., "container"]`, docs/containers.md): each example's container.tar
+size beside its bundle, and the wall time from start to READY of the same app as a container
+under Docker and as a VM under QEMU (TCG), measured in one run on one machine.
+
+    ./pants run tests/benchmarks:containers          # ~5 min on 2 cores (kernels cached)
+
+In a temporary copy of the repository: `pants package` the C, Python and Java examples; start a
+Docker engine of our own (tests/docker_engine.py: Debian's dockerd, no bridge, host network);
+per example and round: the VM booted by the launcher (TCG, not icount: a wall-clock figure) from
+QEMU's start to the READY line with `GET` answered 200, and the container (loaded once) from the
+engine's start request to the READY line in its log (the Engine API polled every 5 ms). The
+app gets a free port as its first argument in both. The ratio is VM / container.
+
+The figures go to `$TMPDIR/unikernel-rules-containers.json` and into the "Containers" section of
+docs/benchmarks.md (rendered again by every `tests/benchmarks:report` run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import figures as figures_file
+from benchmarks import sections
+from benchmarks.disk_formats import READY_RE, _mb
+
+FIGURES = "unikernel-rules-containers.json"
+HEADING = "## Containers (`container` format)"
+COMMAND = "./pants run tests/benchmarks:containers"
+EXAMPLES = {
+    "testprojects/c/hello_http:image": "/",
+    "testprojects/python/hello_http:image": "/hello",
+    "testprojects/java/hello_http:image": "/hello",
+}
+TIMEOUT_S = 240.0
+
+
+def read_figures(path: Optional[Path] = None) -> Optional[Dict[str, Any]]:
+    return figures_file.read_figures(FIGURES, path)
+
+
+def log(msg: str) -> None:
+    print(f"[containers {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def bundle_dir(root: Path, address: str) -> Path:
+    path, name = address.split(":")
+    return root / "dist" / path.replace("/", ".") / name
+
+
+def vm_ready_s(bundle: Path, path: str) -> Dict[str, Any]:
+    from unikernel_rules.qemu import launcher
+
+    port = launcher.free_port()
+    r = launcher.boot(
+        str(bundle), accel="tcg", timeout=TIMEOUT_S, quiet=True, ports=[(port, 8080)], app_args=[],
+        ready=READY_RE, stop_after_ready=True, http_get=f"8080{path}",
+    )
+    if r.ready_wall_s is None or r.http_status != 200:
+        return {"error": (r.message or "no READY/HTTP 200").strip()[:300]}
+    return {"s": round(r.ready_wall_s, 3)}
+
+
+def container_ready_s(api: Any, image_id: str) -> Dict[str, Any]:
+    from docker_engine import run_until
+    from unikernel_rules.qemu import launcher
+
+    try:
+        return {"s": round(run_until(api, image_id, [str(launcher.free_port())], b"READY", TIMEOUT_S), 3)}
+    except AssertionError as e:
+        return {"error": str(e)[:300]}
+
+
+def measure(work: Path, rounds: int) -> Dict[str, Any]:
+    from benchmarks.measure import load_average, pants_version, probe_machine
+    from docker_engine import dockerd, load
+    from pants_repo import RepoCopy, source_root
+
+    started = time.monotonic()
+    machine = probe_machine()
+    figures: Dict[str, Any] = {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"nproc": machine.nproc, "cpu": machine.cpu_model, "qemu": machine.qemu, "pants": pants_version(source_root())},
+        "load_start": load_average(),
+        "rounds": rounds,
+        "images": {},
+    }
+    repo = RepoCopy(work / "repo")
+    try:
+        r = repo.run("package", *EXAMPLES)
+        if r.exit_code != 0:
+            figures["error"] = "pants package failed: " + r.stderr[-1500:]
+            return figures
+        with dockerd() as api:
+            figures["docker"] = api.get("/version").get("Version")
+            for address, path in EXAMPLES.items():
+                bundle = bundle_dir(repo.root, address)
+                manifest = json.loads((bundle / "manifest.json").read_text())
+                entry = manifest["formats"]["container"]
+                load(api, bundle / entry["file"])
+                out: Dict[str, Any] = {
+                    "bundle_bytes": manifest["total_bytes"],
+                    "container_bytes": entry["size"],
+                    "runtime": manifest["runtime"],
+                    "vm": [],
+                    "container": [],
+                }
+                for i in range(rounds):
+                    out["vm"].append(vm_ready_s(bundle, path))
+                    out["container"].append(container_ready_s(api, entry["config_digest"]))
+                    log(f"{address} round {i + 1}: VM {out['vm'][-1]}, container {out['container'][-1]}")
+                figures["images"][address] = out
+    finally:
+        repo.cleanup()
+    figures["load_end"] = load_average()
+    figures["duration_s"] = round(time.monotonic() - started)
+    return figures
+
+
+def _median(samples: List[Dict[str, Any]]) -> Optional[float]:
+    ok = [s["s"] for s in samples if "s" in s]
+    return statistics.median(ok) if ok and len(ok) == len(samples) else None
+
+
+def _cell(samples: List[Dict[str, Any]]) -> str:
+    errors = [s["error"] for s in samples if "error" in s]
+    if errors:
+        return f"❌ {errors[0]}"
+    return " / ".join(f"{s['s']:.2f} s" for s in samples)
+
+
+def render(figures: Optional[Dict[str, Any]]) -> List[str]:
+    lines = [HEADING, ""]
+    if not figures:
+        return lines + [f"Not measured on this machine yet: `{COMMAND}`."]
+    m = figures["machine"]
+    lines += [
+        f"Measured {figures['measured']} by `{COMMAND}` in {figures.get('duration_s', 0) / 60:.0f} min, on this "
+        f"machine: {m['nproc']} CPUs ({m['cpu']}), {m['qemu']}, TCG (no KVM here), Docker {figures.get('docker')} "
+        f"(Debian's dockerd, host network), Pants {m['pants']}; load average at the start {figures.get('load_start')}, "
+        f"at the end {figures.get('load_end')}. {figures['rounds']} round(s) per example, VM and container alternating. "
+        "*VM*: wall time from QEMU's start to the READY line, `GET` answered 200 (TCG emulates every guest instruction, "
+        "kernel boot included: with KVM a VM is many times faster). *Container*: wall time from the engine's start "
+        "request to READY in the container's log. The same root tree and command in both (docs/containers.md).",
+        "",
+    ]
+    if figures.get("error"):
+        return lines + [f"❌ {figures['error']}"]
+    lines += ["| Image | Bundle | `container.tar` | VM to READY | Container to READY | VM / container (medians) |",
+              "|---|---|---|---|---|---|"]
+    for address, e in figures["images"].items():
+        vm, ct = _median(e["vm"]), _median(e["container"])
+        ratio = f"{vm / ct:.1f}×" if vm and ct else "—"
+        lines.append(
+            f"| `{address}` | {_mb(e['bundle_bytes'])} | {_mb(e['container_bytes'])} | {_cell(e['vm'])} | "
+            f"{_cell(e['container'])} | {ratio} |"
+        )
+    return lines
+
+
+def replace_section(markdown: str, figures: Optional[Dict[str, Any]]) -> str:
+    return sections.replace(markdown, HEADING, render(figures))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=int, default=3, help="rounds per example (default 3)")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="containers-") as tmp:
+        figures = measure(Path(tmp), rounds=args.rounds)
+    sections.publish(FIGURES, figures, replace_section)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

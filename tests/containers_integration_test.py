@@ -1,0 +1,253 @@
+"""The `container` format and `pants run --unikernel-run-format=container`, against a real
+Docker engine (Debian's dockerd, started here on its own socket, data root and exec root,
+without networking setup, stopped by pid) and an independent OCI client (skopeo).
+
+- container.tar is an OCI image layout (skopeo reads it; its manifest and config digests are the
+  ones the image's manifest.json names) whose single layer holds the same files, byte for byte,
+  as the VM's root (the squashfs root of the Python image, the initramfs of the C image);
+- each example runs in the engine and answers HTTP as its VM does; Ctrl-C stops it (130) and
+  removes the container;
+- the app's stdout/stderr byte for byte, exit status, image args and their replacement, the
+  run timeout (124) and volumes (directories that outlive the container) behave as in the VM;
+- bad inputs: no engine at the address (one paragraph naming it), an image built without the
+  format, a run option only a VM has.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import stat
+import subprocess
+import tarfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Dict, Iterator, Tuple
+
+import pytest
+
+from docker_engine import EngineApi, dockerd
+from pants_repo import RepoCopy, interrupt
+from unikernel_rules.qemu import launcher
+
+C_IMAGE = "testprojects/c/hello_http:image"
+PY_IMAGE = "testprojects/python/hello_http:image"
+JAVA_IMAGE = "testprojects/java/hello_http:image"
+PROBE = "testprojects/c/run_probe:image"
+PROBE_WITH_ARGS = "testprojects/c/run_probe:with_args"
+CONTAINER = "--unikernel-run-format=container"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[EngineApi]:
+    with dockerd() as api:
+        yield api
+
+
+@pytest.fixture(scope="module")
+def docker_host(engine: EngineApi) -> str:
+    return engine.docker_host
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Iterator[RepoCopy]:
+    repo = RepoCopy(tmp_path_factory.mktemp("containers") / "repo")
+    repo.run("package", C_IMAGE, PY_IMAGE, JAVA_IMAGE, PROBE, PROBE_WITH_ARGS).assert_success()
+    yield repo
+    repo.cleanup()
+
+
+def bundle_of(repo: RepoCopy, image: str) -> Path:
+    path, name = image.split(":")
+    return repo.bundle(f"{path.replace('/', '.')}/{name}")
+
+
+def container_entry(repo: RepoCopy, image: str) -> Tuple[Path, dict, dict]:
+    bundle = bundle_of(repo, image)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    return bundle, manifest, manifest["formats"]["container"]
+
+
+def layer_tree(tarball: Path) -> Dict[str, Tuple[str, object]]:
+    """path -> ("file", sha256) | ("link", target) | ("dir", None) of the single layer."""
+    with tarfile.open(tarball) as outer:
+        (docker_manifest,) = json.loads(outer.extractfile("manifest.json").read())
+        (layer_path,) = docker_manifest["Layers"]
+        layer = gzip.decompress(outer.extractfile(layer_path).read())
+    tree: Dict[str, Tuple[str, object]] = {}
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        for m in tar.getmembers():
+            if m.isfile():
+                tree[m.name] = ("file", hashlib.sha256(tar.extractfile(m).read()).hexdigest())
+            elif m.issym():
+                tree[m.name] = ("link", m.linkname)
+            else:
+                tree[m.name] = ("dir", None)
+    return tree
+
+
+def disk_tree(root: Path) -> Dict[str, Tuple[str, object]]:
+    tree: Dict[str, Tuple[str, object]] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = Path(dirpath) / name
+            rel = str(full.relative_to(root))
+            mode = full.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                tree[rel] = ("link", os.readlink(full))
+            elif stat.S_ISREG(mode):
+                tree[rel] = ("file", hashlib.sha256(full.read_bytes()).hexdigest())
+            else:  # directories, and the initramfs's /dev/console
+                tree[rel] = ("dir", None)
+    return tree
+
+
+def files_only(tree: Dict[str, Tuple[str, object]], drop=()) -> Dict[str, Tuple[str, object]]:
+    return {p: v for p, v in tree.items() if v[0] != "dir" and not any(p == d or p.startswith(d + "/") for d in drop)}
+
+
+@pytest.mark.parametrize("image", [C_IMAGE, PY_IMAGE, JAVA_IMAGE])
+def test_an_oci_layout_of_the_vms_root_tree(repo: RepoCopy, image: str, tmp_path: Path) -> None:
+    bundle, manifest, entry = container_entry(repo, image)
+    tarball = bundle / entry["file"]
+    assert manifest["files"]["container.tar"]["size"] == tarball.stat().st_size == entry["size"]
+    # An independent client reads it as an OCI layout, with the digests the manifest names.
+    raw = subprocess.run(["skopeo", "inspect", "--raw", f"oci-archive:{tarball}"], capture_output=True, check=True).stdout
+    assert "sha256:" + hashlib.sha256(raw).hexdigest() == entry["manifest_digest"]
+    config = subprocess.run(
+        ["skopeo", "inspect", "--config", "--raw", f"oci-archive:{tarball}"], capture_output=True, check=True
+    ).stdout
+    assert "sha256:" + hashlib.sha256(config).hexdigest() == entry["config_digest"]
+    cfg = json.loads(config)["config"]
+    assert cfg["ExposedPorts"] == {"8080/tcp": {}}
+    assert cfg["User"] == f"{manifest['user']['uid']}:{manifest['user']['gid']}"
+    assert cfg["Labels"]["dev.unikernel-rules.runtime"] == manifest["runtime"]
+
+    # The same files, byte for byte, as the VM's root.
+    layer = layer_tree(tarball)
+    vm_root = tmp_path / "vm-root"
+    if manifest["root"]["kind"] == "disk":
+        subprocess.run(["unsquashfs", "-q", "-n", "-d", str(vm_root), str(bundle / "rootfs.img")], check=True)
+        drop = ()
+    else:
+        vm_root.mkdir()
+        cpio = gzip.decompress((bundle / "initrd").read_bytes())
+        subprocess.run(["cpio", "-id", "--quiet"], input=cpio, cwd=vm_root, check=True)
+        drop = ("init", ".uk")  # the initramfs's own: PID 1 and its configuration
+    assert files_only(layer) == files_only(disk_tree(vm_root), drop)
+    assert files_only(layer), "the layer holds no files"
+
+
+def wait_for_http(port: int, path: str, proc: subprocess.Popen, timeout: float = 420) -> Tuple[int, str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()[0].decode(errors="replace")[-3000:]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return r.status, r.read().decode()
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"no answer on port {port} after {timeout} s")
+
+
+@pytest.mark.parametrize("image,path", [(C_IMAGE, "/"), (PY_IMAGE, "/hello"), (JAVA_IMAGE, "/hello")])
+def test_runs_in_docker_and_answers_like_the_vm(repo: RepoCopy, engine: EngineApi, docker_host: str, image: str, path: str) -> None:
+    port = launcher.free_port()
+    # The engine has no bridge (dockerd --bridge=none): the container shares the host's
+    # network, so the app is told its port (each example takes it as its first argument).
+    proc = repo.popen("run", CONTAINER, image, "--", str(port), extra_env={"DOCKER_HOST": docker_host}, bootstrap=True)
+    try:
+        status, body = wait_for_http(port, path, proc)
+        assert status == 200
+        # What the VM answers (tests/*_image_integration_test.py check the same).
+        if image == C_IMAGE:
+            assert body == "Hello from a unikernel!\n"
+        elif image == PY_IMAGE:
+            assert body == "Hello from a Python unikernel! /hello visits=1\n"
+        else:
+            answer = json.loads(body)
+            assert answer["message"] == "hello from a Java unikernel" and answer["path"] == "/hello", answer
+            assert answer["timestamp"] == "1970-01-01T00:00:00Z" and answer["jdbc_drivers"] == 0, answer
+        assert len(engine.our_containers()) == 1
+        interrupt(proc)
+        out, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = out.decode(errors="replace")
+    assert "unikernel: stopped by signal 2; the container was stopped" in text, text[-3000:]
+    assert "no bridge network" in text, text[-3000:]
+    assert proc.returncode == 130, text[-3000:]
+    assert engine.our_containers() == []
+
+
+def test_stdio_exit_status_and_args(repo: RepoCopy, engine: EngineApi, docker_host: str) -> None:
+    env = {"DOCKER_HOST": docker_host}
+    result = repo.run("run", CONTAINER, PROBE, "--", "print", "200", "3", extra_env=env)
+    assert result.exit_code == 3, result.stderr[-3000:]
+    out = "".join(f"out {i}: the quick brown fox jumps over the lazy dog\n" for i in range(200)) + "stdout end, no newline"
+    err = "".join(f"err {i}: pack my box with five dozen liquor jugs\n" for i in range(200)) + "stderr end, no newline"
+    assert result.stdout == out
+    assert err in result.stderr
+    # The image's `args` come first; `--unikernel-run-replace-args` replaces them.
+    result = repo.run("run", CONTAINER, PROBE_WITH_ARGS, "--", "more", extra_env=env)
+    assert result.exit_code == 0 and result.stdout == "from-image\nmore\n", result.stderr[-3000:]
+    result = repo.run("run", CONTAINER, "--unikernel-run-replace-args", PROBE_WITH_ARGS, "--", "args", "only", extra_env=env)
+    assert result.exit_code == 0 and result.stdout == "only\n", result.stderr[-3000:]
+    assert engine.our_containers() == []
+
+
+def test_timeout_stops_the_container(repo: RepoCopy, engine: EngineApi, docker_host: str) -> None:
+    result = repo.run("run", CONTAINER, "--unikernel-run-timeout=3", PROBE, "--", "hang", extra_env={"DOCKER_HOST": docker_host})
+    assert result.exit_code == 124, result.stderr[-3000:]
+    assert "stopped the container after 3 s" in result.stderr
+    assert engine.our_containers() == []
+
+
+def test_volumes_outlive_the_container(repo: RepoCopy, docker_host: str) -> None:
+    repo.write(
+        "testprojects/containers/vol/BUILD",
+        """\
+        unikernel_image(
+            name="image",
+            dependencies=["//testprojects/c/run_probe:app"],
+            volumes={"/var/lib/app": "16MiB"},
+            memory=64,
+            formats=["bundle", "container"],
+        )
+        """,
+    )
+    target = "testprojects/containers/vol:image"
+    env = {"DOCKER_HOST": docker_host}
+    for expected in ("count=1\n", "count=2\n"):
+        result = repo.run("run", CONTAINER, target, "--", "count", "/var/lib/app/count", extra_env=env)
+        assert result.exit_code == 0 and result.stdout == expected, result.stderr[-3000:]
+    kept = repo.root / ".unikernel/volumes/testprojects/containers/vol/image/container"
+    (volume,) = kept.iterdir()
+    assert (volume / "count").read_text().count("\n") == 2
+    result = repo.run("run", CONTAINER, "--unikernel-run-wipe-volumes", target, "--", "count", "/var/lib/app/count", extra_env=env)
+    assert result.stdout == "count=1\n", result.stderr[-3000:]
+
+
+def test_no_engine_at_the_address(repo: RepoCopy, tmp_path: Path) -> None:
+    address = f"unix://{tmp_path}/no-engine.sock"
+    result = repo.run("run", CONTAINER, PROBE, "--", "print", "1", "0", extra_env={"DOCKER_HOST": address})
+    assert result.exit_code == 1, result.stderr[-3000:]
+    assert f"cannot reach a Docker engine at {address}" in result.stderr
+    assert "DOCKER_HOST" in result.stderr and "--unikernel-run-docker-host" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_image_without_the_format_and_a_vm_only_option(repo: RepoCopy) -> None:
+    repo.write("testprojects/containers/vm_only/BUILD", 'unikernel_image(name="image", dependencies=["//testprojects/c/run_probe:app"], memory=64)\n')
+    result = repo.run("run", CONTAINER, "testprojects/containers/vm_only:image")
+    assert result.exit_code != 0
+    assert "testprojects/containers/vm_only:image was built without the `container` format (it built bundle)" in result.stderr
+    assert '`formats=["bundle", "container"]`' in result.stderr
+    result = repo.run("run", CONTAINER, "--unikernel-run-kernel-args=loglevel=7", PROBE)
+    assert result.exit_code != 0
+    assert "runs no VM, so `[unikernel-run].kernel_args` cannot apply" in result.stderr, result.stderr[-3000:]

@@ -1,0 +1,142 @@
+"""A Docker engine of a test's own (Debian's dockerd on its own socket, data root and exec root,
+no bridge and no iptables: nothing on the machine changes), stopped by pid; and a minimal
+client of its Engine API over the unix socket (the standard library only: independent of the
+Docker SDK that the container run mode uses)."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any, Iterator, Optional, Tuple
+
+LABEL = "dev.unikernel-rules.target"
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class EngineApi:
+    def __init__(self, docker_host: str) -> None:
+        assert docker_host.startswith("unix://"), docker_host
+        self.docker_host = docker_host
+        self.path = docker_host[len("unix://"):]
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 60, raw: bool = False) -> Tuple[int, Any]:
+        conn = _UnixConnection(self.path, timeout)
+        headers = {}
+        if isinstance(body, (bytes, bytearray)):
+            headers["Content-Type"] = "application/x-tar"
+        elif body is not None:
+            body = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        if raw:
+            return response.status, data
+        text = data.strip()
+        try:
+            return response.status, json.loads(text) if text else None
+        except ValueError:
+            return response.status, text.decode(errors="replace")
+
+    def get(self, path: str) -> Any:
+        status, body = self.request("GET", path)
+        assert status == 200, (path, status, body)
+        return body
+
+    def our_containers(self) -> list:
+        filters = urllib.parse.quote(json.dumps({"label": [LABEL]}))
+        return self.get(f"/containers/json?all=1&filters={filters}")
+
+
+@contextlib.contextmanager
+def dockerd(timeout_s: float = 90) -> Iterator[EngineApi]:
+    """Start a dockerd of our own; yields its API; stops it (SIGTERM, then SIGKILL) and removes
+    its directories."""
+    binary = shutil.which("dockerd") or "/usr/sbin/dockerd"
+    if not os.path.exists(binary):
+        raise RuntimeError("dockerd is missing: build-support/setup-host.sh installs Debian's docker.io")
+    # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
+    base = Path(tempfile.mkdtemp(prefix="ukd-", dir="/tmp"))
+    sock = base / "d.sock"
+    log_path = base / "dockerd.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [
+            binary, "--bridge=none", "--iptables=false", "--ip6tables=false",
+            f"--data-root={base}/data", f"--exec-root={base}/x", "-H", f"unix://{sock}",
+            f"--pidfile={base}/d.pid",
+        ],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    api = EngineApi(f"unix://{sock}")
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with contextlib.suppress(OSError):
+                if api.request("GET", "/_ping", timeout=5) == (200, "OK"):
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not start: {log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield api
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def load(api: EngineApi, tarball: Path) -> None:
+    status, body = api.request("POST", "/images/load?quiet=1", tarball.read_bytes(), timeout=300)
+    assert status == 200, (status, body)
+
+
+def run_until(api: EngineApi, image_id: str, cmd: Optional[list], marker: bytes, timeout_s: float = 120) -> float:
+    """Create a container of `image_id` (host network), start it, and return the wall seconds
+    from the start request until `marker` is in its output; the container is removed."""
+    status, created = api.request(
+        "POST", "/containers/create",
+        {"Image": image_id, **({"Cmd": cmd} if cmd else {}), "Labels": {LABEL: "benchmark"},
+         "HostConfig": {"NetworkMode": "host"}},
+    )
+    assert status == 201, (status, created)
+    cid = created["Id"]
+    try:
+        start = time.monotonic()
+        status, body = api.request("POST", f"/containers/{cid}/start")
+        assert status == 204, (status, body)
+        while time.monotonic() - start < timeout_s:
+            _, logs = api.request("GET", f"/containers/{cid}/logs?stdout=1&stderr=1", raw=True)
+            if marker in logs:
+                return time.monotonic() - start
+            time.sleep(0.005)
+        raise AssertionError(f"no {marker!r} after {timeout_s} s: {logs[-2000:]!r}")
+    finally:
+        api.request("DELETE", f"/containers/{cid}?force=1")
