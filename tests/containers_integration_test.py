@@ -9,6 +9,8 @@ without networking setup, stopped by pid) and an independent OCI client (skopeo)
   removes the container;
 - the app's stdout/stderr byte for byte, exit status, image args and their replacement, the
   run timeout (124) and volumes (directories that outlive the container) behave as in the VM;
+- flaskr (Flask's tutorial app, unchanged) registers a user and finds it again in a new
+  container (its volume is a directory that outlives the container);
 - bad inputs: no engine at the address (one paragraph naming it), an image built without the
   format, a run option only a VM has.
 """
@@ -30,6 +32,7 @@ from typing import Dict, Iterator, Tuple
 
 import pytest
 
+from browser import Browser
 from docker_engine import EngineApi, dockerd
 from pants_repo import RepoCopy, interrupt
 from unikernel_rules.qemu import launcher
@@ -251,3 +254,49 @@ def test_an_image_without_the_format_and_a_vm_only_option(repo: RepoCopy) -> Non
     result = repo.run("run", CONTAINER, "--unikernel-run-kernel-args=loglevel=7", PROBE)
     assert result.exit_code != 0
     assert "runs no VM, so `[unikernel-run].kernel_args` cannot apply" in result.stderr, result.stderr[-3000:]
+
+
+def test_flaskr_a_real_app_keeps_its_database_across_containers(repo: RepoCopy, engine: EngineApi, docker_host: str) -> None:
+    """Flask's tutorial app, unchanged (the VM's test: tests/flaskr_image_integration_test.py):
+    register and log in; a new container finds the user in its volume's database."""
+    port = launcher.free_port()
+    build = repo.root / "testprojects/python/flaskr/BUILD"
+    # This copy's image also lists the container format, and gives flaskr's launcher its port
+    # (it reads PORT): the engine has no bridge, so the container listens on the host's network.
+    text = build.read_text()
+    assert '    ports=["8080"],\n' in text
+    build.write_text(text.replace(
+        '    ports=["8080"],\n', f'    ports=["8080"],\n    formats=["bundle", "container"],\n    env={{"PORT": "{port}"}},\n', 1
+    ))
+    image = "testprojects/python/flaskr:image"
+
+    def session(check) -> str:  # noqa: ANN001
+        proc = repo.popen("run", CONTAINER, image, extra_env={"DOCKER_HOST": docker_host}, bootstrap=True)
+        try:
+            browser = Browser(port)
+            browser.wait_until_serving(lambda: proc.poll() is None, time.monotonic() + 420, path="/auth/login")
+            check(browser)
+            interrupt(proc)
+            out, _ = proc.communicate(timeout=90)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, out.decode(errors="replace")[-3000:]
+        return out.decode(errors="replace")
+
+    def log_in(browser: Browser) -> None:
+        status, location, body = browser.request("/auth/login", {"username": "alice", "password": "s3cret"})
+        assert (status, location) == (302, "/"), (status, location, body)
+        status, _, body = browser.request("/")
+        assert status == 200 and "<span>alice</span>" in body, body
+
+    def first(browser: Browser) -> None:
+        assert browser.request("/static/style.css")[0] == 200
+        status, location, body = browser.request("/auth/register", {"username": "alice", "password": "s3cret"})
+        assert (status, location) == (302, "/auth/login"), (status, location, body)
+        log_in(browser)
+
+    assert "Initialized the database" in session(first)
+    out = session(log_in)
+    assert "Initialized the database" not in out, out[-3000:]
+    assert engine.our_containers() == []

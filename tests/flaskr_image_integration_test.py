@@ -5,17 +5,14 @@ volume)."""
 from __future__ import annotations
 
 import http.client
-import http.cookiejar
 import json
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from typing import Iterator, Optional, Tuple
+from typing import Iterator
 
 import pytest
 
+from browser import Browser
 from pants_repo import RepoCopy
 from unikernel_rules.qemu import launcher
 
@@ -24,41 +21,6 @@ BUNDLE = "testprojects.python.flaskr/image"
 # Each password hash is scrypt (n=2**15, r=8): seconds of guest CPU under TCG.
 BOOT_TIMEOUT_S = 420
 DONE_PATH = "/hello?session-done"
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
-        return None
-
-
-class Browser:
-    """A cookie-keeping HTTP client for the forwarded port that does not follow redirects."""
-
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}),
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
-            _NoRedirect(),
-        )
-
-    def request(self, path: str, form: Optional[dict] = None, timeout: float = 180) -> Tuple[int, str, str]:
-        data = urllib.parse.urlencode(form).encode() if form is not None else None
-        try:
-            with self.opener.open(self.base + path, data=data, timeout=timeout) as resp:
-                return resp.status, resp.headers.get("Location", ""), resp.read().decode()
-        except urllib.error.HTTPError as e:  # 3xx (not followed) and 4xx/5xx
-            return e.code, e.headers.get("Location", ""), e.read().decode()
-
-    def wait_until_serving(self, vm: threading.Thread, deadline: float) -> None:
-        while time.monotonic() < deadline and vm.is_alive():
-            try:
-                if self.request("/hello", timeout=10)[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(2)
-        raise AssertionError("flaskr did not answer on its forwarded port")
 
 
 def boot_and(bundle, session, volumes_dir) -> launcher.BootResult:  # noqa: ANN001
@@ -85,7 +47,7 @@ def boot_and(bundle, session, volumes_dir) -> launcher.BootResult:  # noqa: ANN0
     vm.start()
     browser = Browser(port)
     try:
-        browser.wait_until_serving(vm, time.monotonic() + BOOT_TIMEOUT_S)
+        browser.wait_until_serving(vm.is_alive, time.monotonic() + BOOT_TIMEOUT_S)
         session(browser)
     finally:
         try:

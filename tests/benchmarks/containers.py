@@ -21,7 +21,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -78,19 +77,12 @@ def container_ready_s(api: Any, image_id: str) -> Dict[str, Any]:
 
 
 def measure(work: Path, rounds: int) -> Dict[str, Any]:
-    from benchmarks.measure import load_average, pants_version, probe_machine
+    from benchmarks.measure import load_average
     from docker_engine import dockerd, load
-    from pants_repo import RepoCopy, source_root
+    from pants_repo import RepoCopy
 
     started = time.monotonic()
-    machine = probe_machine()
-    figures: Dict[str, Any] = {
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"nproc": machine.nproc, "cpu": machine.cpu_model, "qemu": machine.qemu, "pants": pants_version(source_root())},
-        "load_start": load_average(),
-        "rounds": rounds,
-        "images": {},
-    }
+    figures = sections.start_figures(rounds=rounds, images={})
     repo = RepoCopy(work / "repo")
     try:
         r = repo.run("package", *EXAMPLES)
@@ -172,10 +164,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3, help="rounds per example (default 3)")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="containers-") as tmp:
-        figures = measure(Path(tmp), rounds=args.rounds)
-    sections.publish(FIGURES, figures, replace_section)
-    return 0
+    return sections.measure_in_temp("containers-", measure, FIGURES, replace_section, rounds=args.rounds)
 
 
 if __name__ == "__main__":

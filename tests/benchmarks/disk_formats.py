@@ -41,7 +41,6 @@ import argparse
 import json
 import re
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -295,19 +294,11 @@ def measure_rebuilds(repo: Any, image: Image, rebuilds: int) -> Dict[str, Any]:
 
 
 def measure(work: Path, boots: int, rebuilds: int, skip_rebuild: bool = False) -> Dict[str, Any]:
-    from benchmarks.measure import load_average, pants_version, probe_machine
-    from pants_repo import RepoCopy, source_root
+    from benchmarks.measure import load_average
+    from pants_repo import RepoCopy
 
     started = time.monotonic()
-    machine = probe_machine()
-    figures: Dict[str, Any] = {
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"nproc": machine.nproc, "cpu": machine.cpu_model, "qemu": machine.qemu, "kvm": machine.kvm,
-                    "pants": pants_version(source_root())},
-        "load_start": load_average(),
-        "boots_per_path": boots,
-        "images": {},
-    }
+    figures = sections.start_figures(boots_per_path=boots, images={})
     repo = RepoCopy(work / "repo")
     try:
         for image in IMAGES:
@@ -538,10 +529,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--rebuilds", type=int, default=2, help="timed rebuilds per formats variant (default 2)")
     p.add_argument("--skip-rebuild", action="store_true", help="sizes and boots only")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="disk-formats-") as tmp:
-        figures = measure(Path(tmp), boots=args.boots, rebuilds=args.rebuilds, skip_rebuild=args.skip_rebuild)
-    sections.publish(FIGURES, figures, replace_section)
-    return 0
+    return sections.measure_in_temp(
+        "disk-formats-", measure, FIGURES, replace_section,
+        boots=args.boots, rebuilds=args.rebuilds, skip_rebuild=args.skip_rebuild,
+    )
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -91,18 +90,11 @@ def boot_disk(bundle: Path, fmt: str) -> Dict[str, Any]:
 
 
 def measure(work: Path, boots: int) -> Dict[str, Any]:
-    from benchmarks.measure import load_average, pants_version, probe_machine
-    from pants_repo import RepoCopy, source_root
+    from benchmarks.measure import load_average
+    from pants_repo import RepoCopy
 
     started = time.monotonic()
-    machine = probe_machine()
-    figures: Dict[str, Any] = {
-        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": {"nproc": machine.nproc, "cpu": machine.cpu_model, "qemu": machine.qemu, "pants": pants_version(source_root())},
-        "load_start": load_average(),
-        "boots": boots,
-        "images": {},
-    }
+    figures = sections.start_figures(boots=boots, images={})
     repo = RepoCopy(work / "repo")
     try:
         r = repo.run("package", TARGETS)
@@ -168,10 +160,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     p.add_argument("--boots", type=int, default=1, help="boots per image (default 1)")
     args = p.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="platforms-") as tmp:
-        figures = measure(Path(tmp), boots=args.boots)
-    sections.publish(FIGURES, figures, replace_section)
-    return 0
+    return sections.measure_in_temp("platforms-", measure, FIGURES, replace_section, boots=args.boots)
 
 
 if __name__ == "__main__":

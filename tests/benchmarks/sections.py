@@ -4,6 +4,9 @@ comparison, `.ci/run`'s wall time): rendered anew in place, the rest of the repo
 from __future__ import annotations
 
 import json
+import tempfile
+import time
+from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 BEFORE = "\n## Reproducibility and remote cache"
@@ -37,3 +40,33 @@ def publish(figures_name: str, figures: Dict[str, Any], replace_section: Callabl
     if report.exists():
         report.write_text(replace_section(report.read_text(encoding="utf-8"), figures), encoding="utf-8")
         print(f"updated {report}")
+
+
+def start_figures(**extra: Any) -> Dict[str, Any]:
+    """The figures every measuring command starts with: when, on which machine, at what load."""
+    from benchmarks.measure import load_average, pants_version, probe_machine
+    from pants_repo import source_root
+
+    machine = probe_machine()
+    return {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": {"nproc": machine.nproc, "cpu": machine.cpu_model, "qemu": machine.qemu, "kvm": machine.kvm,
+                    "pants": pants_version(source_root())},
+        "load_start": load_average(),
+        **extra,
+    }
+
+
+def measure_in_temp(
+    prefix: str,
+    measure: Callable[..., Dict[str, Any]],
+    figures_name: str,
+    replace_section: Callable[[str, Dict[str, Any]], str],
+    **options: Any,
+) -> int:
+    """A measuring command's main: `measure(work_dir, **options)` in a temporary directory, then
+    publish() its figures."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        figures = measure(Path(tmp), **options)
+    publish(figures_name, figures, replace_section)
+    return 0
