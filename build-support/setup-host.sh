@@ -11,7 +11,9 @@
 #                        diffoscope's two imports (python-magic, libarchive-c) load them
 #   zstd                 lets diffoscope look inside zstd-compressed members
 #   python3.11           the interpreter Pants builds the tools' PEXes (and Python apps) for
-#   skopeo               lets tests read the `container` format's OCI layout with an independent client
+#   skopeo               `pants publish` pushes with it (as Pants' docker backend pushes with docker);
+#                        tests also read OCI layouts and registries with it
+#   docker-registry      an OCI registry that the publish tests start on loopback
 #   docker.io            a Docker engine for `pants run --unikernel-run-format=container` (only if
 #                        no dockerd is installed: Docker's own docker-ce packages conflict with it)
 # No compiler: the kernel is built by a toolchain of Debian packages from the lock (gcc-12,
@@ -20,7 +22,7 @@
 # the kernel build) is fetched and pinned by ./pants.
 set -euo pipefail
 
-packages=(qemu-system-x86 ovmf qemu-utils mtools cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11 skopeo)
+packages=(qemu-system-x86 ovmf qemu-utils mtools cpio squashfs-tools faketime libmagic1 libarchive13 zstd python3.11 skopeo docker-registry)
 command -v dockerd >/dev/null || [[ -x /usr/sbin/dockerd ]] || packages+=(docker.io)
 missing=()
 for p in "${packages[@]}"; do

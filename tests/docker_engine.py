@@ -1,7 +1,8 @@
-"""A Docker engine of a test's own (Debian's dockerd on its own socket, data root and exec root,
-no bridge and no iptables: nothing on the machine changes), stopped by pid; and a minimal
-client of its Engine API over the unix socket (the standard library only: independent of the
-Docker SDK that the container run mode uses)."""
+"""Servers of a test's own, stopped by pid, nothing on the machine changed: a Docker engine
+(Debian's dockerd on its own socket, data root and exec root, no bridge, no iptables) with a
+minimal client of its Engine API over the unix socket (the standard library only: independent of
+the Docker SDK that the container run mode uses), and an OCI registry (Debian's docker-registry
+on a free loopback port)."""
 
 from __future__ import annotations
 
@@ -140,3 +141,49 @@ def run_until(api: EngineApi, image_id: str, cmd: Optional[list], marker: bytes,
         raise AssertionError(f"no {marker!r} after {timeout_s} s: {logs[-2000:]!r}")
     finally:
         api.request("DELETE", f"/containers/{cid}?force=1")
+
+
+@contextlib.contextmanager
+def registry(htpasswd: Optional[str] = None, timeout_s: float = 30) -> Iterator[Tuple[str, Path]]:
+    """Debian's docker-registry (the CNCF distribution registry) on a free loopback port, its
+    storage in a temporary directory, every request in its log; `htpasswd`: the content of an
+    htpasswd file (bcrypt) to require. Yields (host:port, the log file); stopped by pid."""
+    from unikernel_rules.qemu import launcher
+
+    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+    if not os.path.exists(binary):
+        raise RuntimeError("docker-registry is missing: build-support/setup-host.sh installs Debian's docker-registry")
+    base = Path(tempfile.mkdtemp(prefix="ukr-", dir="/tmp"))
+    port = launcher.free_port()
+    auth = ""
+    if htpasswd is not None:
+        (base / "htpasswd").write_text(htpasswd)
+        auth = f"auth:\n  htpasswd:\n    realm: test\n    path: {base / 'htpasswd'}\n"
+    (base / "config.yml").write_text(
+        "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n{auth}http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    log_path = base / "registry.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [binary, "serve", str(base / "config.yml")],
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"docker-registry did not start: {log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}", log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)

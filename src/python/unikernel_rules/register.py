@@ -10,6 +10,7 @@ from unikernel_rules.formats import rules as formats_rules
 from unikernel_rules.goals import package, run
 from unikernel_rules.init import rules as init_rules
 from unikernel_rules.kernel import rules as kernel_rules
+from unikernel_rules.publish import rules as publish_rules
 from unikernel_rules.qemu import rules as qemu_rules
 from unikernel_rules.rootfs import layer_rules
 from unikernel_rules.rootfs import guest as rootfs_guest
@@ -17,7 +18,7 @@ from unikernel_rules.rootfs import placement
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, java, python
-from unikernel_rules.subsystems import debian_tools, docker_sdk, java_runtime, python_runtime, unikernel_run, zig
+from unikernel_rules.subsystems import debian_tools, docker_sdk, java_runtime, python_runtime, unikernel_publish, unikernel_run, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
     CProgramTarget,
@@ -56,6 +57,8 @@ def rules():
         *formats_rules.rules(),
         *containers_rules.rules(),
         *container_runner.rules(),
+        *publish_rules.rules(),
+        *unikernel_publish.rules(),
         *rootfs_guest.rules(),
         *c.rules(),
         *python.rules(),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-import re
 from dataclasses import dataclass
 from typing import Mapping, Tuple
 
@@ -19,6 +18,7 @@ from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 from unikernel_rules.debian.tool_python import ToolPython, ToolPythonRequest
+from unikernel_rules.target_types.publish import default_repository
 
 CONTAINER_FILE = "container.tar"
 CONTAINER_TAG = "latest"
@@ -29,11 +29,8 @@ ANNOTATION_PREFIX = "dev.unikernel-rules"
 
 
 def container_repository(address: Address) -> str:
-    """`testprojects/c/hello_http:image` -> `testprojects/c/hello_http/image`: a valid image
-    repository (lower case; runs of other characters become `-`)."""
-    path = "/".join(p for p in (address.spec_path, address.target_name) if p)
-    parts = [re.sub(r"[^a-z0-9._-]+", "-", p.lower()).strip("._-") or "image" for p in path.split("/")]
-    return "/".join(parts)
+    """The name `docker load` tags the image with: the image's default publish repository."""
+    return default_repository(address)
 
 
 @dataclass(frozen=True)

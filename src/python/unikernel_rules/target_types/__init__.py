@@ -26,6 +26,12 @@ from unikernel_rules.target_types.image import (  # noqa: F401
 )
 from unikernel_rules.target_types.formats import UnikernelFormatsField  # noqa: F401
 from unikernel_rules.target_types.platform import UnikernelPlatformField  # noqa: F401
+from unikernel_rules.target_types.publish import (  # noqa: F401
+    UnikernelImageTagsField,
+    UnikernelRegistriesField,
+    UnikernelRepositoryField,
+    UnikernelSkipPushField,
+)
 from unikernel_rules.target_types.kernel import (  # noqa: F401
     KernelSourcePackageField,
     KernelFragmentsField,

@@ -20,6 +20,7 @@ from pants.engine.target import (
 from pants.util.strutil import softwrap
 
 from unikernel_rules.target_types.formats import UnikernelFormatsField
+from unikernel_rules.target_types.publish import PUBLISH_FIELDS
 from unikernel_rules.target_types.platform import UnikernelPlatformField
 from unikernel_rules.target_types.guest import GUEST_FIELDS
 
@@ -326,6 +327,7 @@ class UnikernelImageTarget(Target):
         *GUEST_FIELDS,
         UnikernelFormatsField,
         UnikernelPlatformField,
+        *PUBLISH_FIELDS,
         UnikernelOutputPathField,
         UnikernelBenchmarkField,
     )
