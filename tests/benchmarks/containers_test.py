@@ -12,6 +12,7 @@ FIGURES = {
         "testprojects/c/hello_http:image": {
             "bundle_bytes": 1_500_000, "container_bytes": 30_720, "runtime": "c",
             "vm": [{"s": 2.0}, {"s": 4.0}], "container": [{"s": 0.5}, {"s": 0.5}],
+            "layer_bytes": 17_000, "republish_s": 1.4, "republish_uploads": 0, "republish_ok": True,
         },
         "testprojects/java/hello_http:image": {
             "bundle_bytes": 30_000_000, "container_bytes": 25_000_000, "runtime": "java",
@@ -35,7 +36,14 @@ def test_rows_medians_and_errors() -> None:
 
 
 def test_section_replaced_in_place() -> None:
-    before = "# R\n\n## Containers (`container` format)\n\nold\n\n## Reproducibility and remote cache\n\nx\n"
+    before = f"# R\n\n{containers.HEADING}\n\nold\n\n## Reproducibility and remote cache\n\nx\n"
     after = containers.replace_section(before, FIGURES)
     assert "old" not in after and "| `testprojects/c/hello_http:image` |" in after
     assert after.endswith("## Reproducibility and remote cache\n\nx\n")
+
+
+def test_publish_rows() -> None:
+    lines = containers.render(FIGURES)
+    row = next(line for line in lines if "c/hello_http" in line and "1.4 s" in line)
+    assert "| 0 |" in row and row.endswith("no blob, ≤ 3 s ✅ |")
+    assert not any("java/hello_http" in line and "s |" in line and "no blob" in line for line in lines)
