@@ -2,7 +2,8 @@
 here on a free loopback port and stopped by pid), read back with an independent client (skopeo):
 
 - every example is pushed as the unikernel artifact (its bundle files as layers, our media types
-  and annotations) and, with the `container` format, as a container image; the registry serves
+  and annotations), with the `container` format as a container image, and with `qcow2` as a
+  KubeVirt containerDisk (/disk/disk.qcow2, uid/gid 107); the registry serves
   the same manifest digests as the build computed and the same bytes as the bundle's files;
 - a second publish of unchanged images uploads no blob (the registry's log: no upload started);
 - `skip_push`; bad inputs: an unreachable registry (the error names it and its address, nothing
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 from typing import Iterator, Tuple
 
@@ -67,6 +69,20 @@ def uploads(log: Path) -> int:
     return sum(1 for line in log.read_text(errors="replace").splitlines() if "POST /v2/" in line and "/blobs/uploads/" in line)
 
 
+def check_containerdisk(address: str, repository: str, qcow2: Path, work: Path) -> None:
+    """KubeVirt's containerDisk: one layer holding /disk/disk.qcow2 (the image's disk, byte for
+    byte) owned by uid/gid 107."""
+    skopeo("copy", "--src-tls-verify=false", f"docker://{address}/{repository}:1.0-containerdisk", f"oci:{work}:x")
+    index = json.loads((work / "index.json").read_text())
+    manifest = json.loads((work / "blobs/sha256" / index["manifests"][0]["digest"].split(":")[1]).read_bytes())
+    (layer,) = manifest["layers"]
+    with tarfile.open(work / "blobs/sha256" / layer["digest"].split(":")[1]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert sorted(members) == ["disk", "disk/disk.qcow2"]
+        assert all((m.uid, m.gid) == (107, 107) for m in members.values())
+        assert tar.extractfile("disk/disk.qcow2").read() == qcow2.read_bytes()
+
+
 def test_publish_every_example_and_read_it_back(repo: RepoCopy, reg: Tuple[str, Path], tmp_path: Path) -> None:
     address, log = reg
     result = repo.run("publish", *EXAMPLES)
@@ -102,6 +118,8 @@ def test_publish_every_example_and_read_it_back(repo: RepoCopy, reg: Tuple[str, 
         # The container image: the digest its container.tar holds.
         container = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{address}/{repository}:1.0-container"))
         assert container["Digest"] == manifest["formats"]["container"]["manifest_digest"]
+        if "qcow2" in manifest["formats"]:
+            check_containerdisk(address, repository, bundle / "disk.qcow2", tmp_path / "cd")
     assert uploads(log) > 0
 
     # Unchanged: a second publish uploads no blob (skopeo asks the registry for each first).

@@ -15,6 +15,7 @@ SPEC keys:
   dirs:        [{"path": "tmp", "mode": 1023}, ...]: directories the layer must hold; with "uid"
                and "gid", owned by them (the app's working directory and writable paths,
                which the VM's init gives to the app's user at boot)
+  files:       [{"path": "disk/disk.qcow2", "uid": 107, "gid": 107}]: files owned by them
   config:      the OCI image config's `config` object (Entrypoint, Cmd, Env, WorkingDir, User,
                ExposedPorts, Labels)
   annotations: the manifest's annotations
@@ -115,7 +116,7 @@ def write_layer(root: str, dirs: Dict[str, int], out: BinaryIO, owners: Dict[str
             elif stat.S_ISREG(st.st_mode):
                 mode = 0o755 if st.st_mode & 0o111 else 0o644
                 with open(full, "rb") as f:
-                    tar.addfile(_info(path, tarfile.REGTYPE, mode, size=st.st_size), f)
+                    tar.addfile(_info(path, tarfile.REGTYPE, mode, size=st.st_size, owner=owner), f)
             else:
                 raise SystemExit(f"UNIKERNEL_CONTAINER_ERROR {path}: not a file, directory or symlink")
 
@@ -135,7 +136,7 @@ def build(spec: dict) -> dict:
     dirs = {d["path"].strip("/"): int(d["mode"]) for d in spec.get("dirs", ()) if d["path"].strip("/")}
     owners = {
         d["path"].strip("/"): (int(d["uid"]), int(d["gid"]))
-        for d in spec.get("dirs", ())
+        for d in (*spec.get("dirs", ()), *spec.get("files", ()))
         if "uid" in d and d["path"].strip("/")
     }
     output = spec["output"]

@@ -43,6 +43,7 @@ def build(tmp: Path, name: str, mtime: int) -> tuple:
             {"path": "/app", "mode": 0o755, "uid": 1000, "gid": 1001},
             {"path": "var/lib/app", "mode": 0o755, "uid": 1000, "gid": 1001},
         ],
+        "files": [{"path": "etc/passwd", "uid": 107, "gid": 107}],
         "config": CONFIG,
         "annotations": {"dev.unikernel-rules.runtime": "c"},
         "repo_tag": "testprojects/c/hello/image:latest",
@@ -117,6 +118,8 @@ def test_layer_entries_modes_and_order(tmp_path: Path) -> None:
     assert entries["app/hello"][1] == b"\x7fELF..."
     owned = {"app", "var/lib/app"}  # the app user's working directory and writable path
     assert all((entries[n][0].uid, entries[n][0].gid) == (1000, 1001) for n in owned)
+    assert (entries["etc/passwd"][0].uid, entries["etc/passwd"][0].gid) == (107, 107)
+    owned.add("etc/passwd")
     assert all(entries[n][0].mtime == 0 and entries[n][0].uid == 0 for n in names if n not in owned)
 
 

@@ -48,6 +48,10 @@ class ContainerImageRequest:
     # init gives them to it at boot).
     owned_dirs: Tuple[str, ...]
     labels: FrozenDict[str, str]  # runtime, kernel version, ...: annotations and labels
+    # Files the user (uid/gid) owns too (a KubeVirt containerDisk's disk image).
+    owned_files: Tuple[str, ...] = ()
+    tag: str = CONTAINER_TAG  # the tag `docker load` gives it
+    mount_dirs: bool = True  # add CONTAINER_DIRS (not for a containerDisk: a disk, never run)
 
 
 @dataclass(frozen=True)
@@ -92,13 +96,14 @@ def container_spec(request: ContainerImageRequest, repo_tag: str) -> dict:
         "output": f"out/{CONTAINER_FILE}",
         "report": "out/report.json",
         "dirs": [
-            *({"path": p, "mode": m} for p, m in CONTAINER_DIRS),
+            *({"path": p, "mode": m} for p, m in (CONTAINER_DIRS if request.mount_dirs else ())),
             *(
                 {"path": p, "mode": 0o755, "uid": request.uid, "gid": request.gid}
                 for p in request.owned_dirs
                 if p.strip("/") and request.uid != 0
             ),
         ],
+        "files": [{"path": p, "uid": request.uid, "gid": request.gid} for p in request.owned_files],
         "config": config,
         "annotations": labels,
         "repo_tag": repo_tag,
@@ -107,7 +112,7 @@ def container_spec(request: ContainerImageRequest, repo_tag: str) -> dict:
 
 @rule(desc="Build a container image from an image's root tree", level=LogLevel.DEBUG)
 async def build_container_image(request: ContainerImageRequest) -> ContainerImage:
-    repo_tag = f"{container_repository(request.address)}:{CONTAINER_TAG}"
+    repo_tag = f"{container_repository(request.address)}:{request.tag}"
     script = importlib.resources.read_binary("unikernel_rules.containers", "oci.py")
     spec = container_spec(request, repo_tag)
     root = await Get(Digest, AddPrefix(request.root, "root"))

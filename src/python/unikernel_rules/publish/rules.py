@@ -1,7 +1,8 @@
 """`pants publish` of a `unikernel_image`: for each registry of `registries` and each tag of
 `image_tags`, push (a) the unikernel artifact (publish/layout.py: the bundle's files as layers
-of an OCI 1.1 manifest) as `repository:tag` and (b) the container image (`formats` lists
-`container`) as `repository:tag-container`, each with skopeo (found on the host, as Pants'
+of an OCI 1.1 manifest) as `repository:tag`, (b) the container image (`formats` lists
+`container`) as `repository:tag-container` and (c) a KubeVirt containerDisk of the qcow2 disk
+(`formats` lists `qcow2`) as `repository:tag-containerdisk`, each with skopeo (found on the host, as Pants'
 docker backend finds `docker`) through publish/push.py. One publish job per pushed reference.
 """
 
@@ -24,18 +25,20 @@ from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
 from pants.core.util_rules.system_binaries import BinaryPathRequest, BinaryPaths, BinaryPathTest
 from pants.engine.addresses import Address
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import CreateDigest, Digest, DigestContents, DigestEntries, DigestSubset, FileContent, FileEntry, MergeDigests, PathGlobs
+from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestContents, DigestEntries, DigestSubset, FileContent, FileEntry, MergeDigests, PathGlobs
 from pants.engine.process import InteractiveProcess
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import InvalidFieldException
+from pants.util.frozendict import FrozenDict
 from pants.util.strutil import softwrap
 
-from unikernel_rules.containers.rules import CONTAINER_FILE
+from unikernel_rules.containers.rules import CONTAINER_FILE, ContainerImage, ContainerImageRequest
 from unikernel_rules.publish.layout import LAYOUT_REF, BundleFile, artifact_layout
 from unikernel_rules.subsystems.unikernel_publish import LOOPBACK_HOSTS, UnikernelPublishSubsystem
 from unikernel_rules.target_types.publish import (
     ADDRESS_RE,
     CONTAINER_TAG_SUFFIX,
+    CONTAINERDISK_TAG_SUFFIX,
     UnikernelImageTagsField,
     UnikernelRegistriesField,
     UnikernelRepositoryField,
@@ -44,6 +47,10 @@ from unikernel_rules.target_types.publish import (
 )
 
 LAYOUT_DIR = "__unikernel/artifact"
+CONTAINERDISK_DIR = "__unikernel/containerdisk"
+QCOW2_FILE = "disk.qcow2"
+# KubeVirt's containerDisk: the disk at /disk/, owned by uid/gid 107 (its `qemu` user).
+KUBEVIRT_UID = 107
 PUSH_SCRIPT = "__unikernel/push.py"
 # What skopeo reads credentials, proxies and certificates from.
 PASSED_ENV = ("HOME", "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "HTTP_PROXY", "HTTPS_PROXY",
@@ -150,6 +157,32 @@ async def _skopeo(options_env: UnikernelPublishSubsystem.EnvironmentAware) -> st
     return paths.first_path.path
 
 
+async def containerdisk(address: Address, qcow2: FileEntry) -> Digest:
+    """The KubeVirt containerDisk of the image's qcow2 disk (`/disk/disk.qcow2`, uid/gid 107),
+    built by the container format's own process: `CONTAINERDISK_DIR/container.tar`."""
+    root = await Get(Digest, CreateDigest([FileEntry(f"disk/{QCOW2_FILE}", qcow2.file_digest)]))
+    image = await Get(
+        ContainerImage,
+        ContainerImageRequest(
+            address,
+            root,
+            entrypoint=(),
+            cmd=(),
+            env=FrozenDict(),
+            workdir="/",
+            uid=KUBEVIRT_UID,
+            gid=KUBEVIRT_UID,
+            ports=(),
+            owned_dirs=("disk",),
+            owned_files=(f"disk/{QCOW2_FILE}",),
+            labels=FrozenDict({"kind": "kubevirt-containerdisk"}),
+            tag=f"latest{CONTAINERDISK_TAG_SUFFIX}",
+            mount_dirs=False,
+        ),
+    )
+    return await Get(Digest, AddPrefix(image.digest, CONTAINERDISK_DIR))
+
+
 @rule(desc="Push a unikernel image to OCI registries")
 async def push_unikernel_image(
     request: PublishUnikernelImageRequest,
@@ -163,6 +196,7 @@ async def push_unikernel_image(
     tags = fs.image_tags.value or ("latest",)
     bundle = await _bundle(request.packages[0].digest)
     with_container = CONTAINER_FILE in bundle.entries
+    with_disk = QCOW2_FILE in bundle.entries
     jobs: List[Tuple[Registry, str, str]] = []  # (registry, source, destination)
     for registry in registries:
         for tag in tags:
@@ -170,6 +204,9 @@ async def push_unikernel_image(
             if with_container:
                 source = f"oci-archive:{posixpath.join(bundle.directory, CONTAINER_FILE)}"
                 jobs.append((registry, source, f"{registry.address}/{repository}:{tag}{CONTAINER_TAG_SUFFIX}"))
+            if with_disk:
+                source = f"oci-archive:{CONTAINERDISK_DIR}/{CONTAINER_FILE}"
+                jobs.append((registry, source, f"{registry.address}/{repository}:{tag}{CONTAINERDISK_TAG_SUFFIX}"))
     if not jobs or fs.skip_push.value:
         why = f"by `{fs.skip_push.alias}`" if jobs else f"no `{fs.registries.alias}`"
         names = tuple(dest for _, _, dest in jobs) or (repository,)
@@ -192,8 +229,11 @@ async def push_unikernel_image(
         ),
     )
     skopeo = await _skopeo(options_env)
+    inputs = [files, request.packages[0].digest]
+    if with_disk:
+        inputs.append(await containerdisk(fs.address, bundle.entries[QCOW2_FILE]))
     digest, env = await MultiGet(
-        Get(Digest, MergeDigests([files, request.packages[0].digest])),
+        Get(Digest, MergeDigests(inputs)),
         Get(EnvironmentVars, EnvironmentVarsRequest(PASSED_ENV)),
     )
     return PublishProcesses(

@@ -18,6 +18,7 @@ TAG_RE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}")
 ADDRESS_RE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?")
 # What each published reference's tag gets after the image's tag (docs/publish.md).
 CONTAINER_TAG_SUFFIX = "-container"
+CONTAINERDISK_TAG_SUFFIX = "-containerdisk"
 
 
 def default_repository(address: Address) -> str:
@@ -37,8 +38,9 @@ class UnikernelRegistriesField(StringSequenceField):
         `host:port`, e.g. `"registry.example.com"`, `"127.0.0.1:5000"`) or `@alias`, an alias
         defined in `[unikernel-publish].registries`. Empty (the default): nothing is
         published. Pushed, for every registry and tag: the unikernel artifact (an OCI 1.1
-        manifest whose layers are the bundle's files, `repository:tag`) and, when `formats`
-        lists `container`, the container image (`repository:tag-container`). See
+        manifest whose layers are the bundle's files, `repository:tag`), the container image
+        when `formats` lists `container` (`repository:tag-container`) and a KubeVirt
+        containerDisk of the disk when it lists `qcow2` (`repository:tag-containerdisk`). See
         docs/publish.md.
         """
     )
@@ -94,7 +96,7 @@ class UnikernelImageTagsField(StringSequenceField):
     help = softwrap(
         """
         The tags pushed for the image in its repository (each also with `-container` for the
-        container image). A tag is 1-128 letters, digits, `_`, `.` or `-`, not starting with
+        container image and `-containerdisk` for the KubeVirt containerDisk). A tag is 1-128 letters, digits, `_`, `.` or `-`, not starting with
         `.` or `-`.
         """
     )
@@ -102,13 +104,13 @@ class UnikernelImageTagsField(StringSequenceField):
     @classmethod
     def compute_value(cls, raw_value: Optional[Iterable[str]], address: Address) -> Optional[Tuple[str, ...]]:
         value = super().compute_value(raw_value, address)
-        bad = [t for t in value or () if not TAG_RE.fullmatch(t) or len(t) + len(CONTAINER_TAG_SUFFIX) > 128]
+        bad = [t for t in value or () if not TAG_RE.fullmatch(t) or len(t) + len(CONTAINERDISK_TAG_SUFFIX) > 128]
         if bad:
             raise InvalidFieldException(
                 f"The `{cls.alias}` field of {address} lists {', '.join(repr(t) for t in bad)}: a tag is "
                 "letters, digits, `_`, `.` and `-`, starts with a letter, digit or `_`, and has at most "
-                f"{128 - len(CONTAINER_TAG_SUFFIX)} characters here (the container image's tag adds "
-                f"`{CONTAINER_TAG_SUFFIX}`), e.g. `image_tags=[\"1.2.0\", \"latest\"]`."
+                f"{128 - len(CONTAINERDISK_TAG_SUFFIX)} characters here (the containerDisk's tag adds "
+                f"`{CONTAINERDISK_TAG_SUFFIX}`), e.g. `image_tags=[\"1.2.0\", \"latest\"]`."
             )
         if value is not None and not value:
             raise InvalidFieldException(f"The `{cls.alias}` field of {address} is empty: list at least one tag.")
