@@ -6,6 +6,8 @@ here on a free loopback port and stopped by pid), read back with an independent 
   KubeVirt containerDisk (/disk/disk.qcow2, uid/gid 107); the registry serves
   the same manifest digests as the build computed and the same bytes as the bundle's files;
 - a second publish of unchanged images uploads no blob (the registry's log: no upload started);
+- what a push stopped midway leaves (blobs, no manifest) tags nothing, and publishing again
+  uploads only the missing blobs and tags the image;
 - `skip_push`; bad inputs: an unreachable registry (the error names it and its address, nothing
   is reported as published), authentication refused, an unknown alias, an invalid repository
   and an invalid tag.
@@ -17,6 +19,9 @@ import hashlib
 import json
 import subprocess
 import tarfile
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 from typing import Iterator, Tuple
 
@@ -184,3 +189,44 @@ def test_bad_publish_fields(repo: RepoCopy, fields: str, message: str) -> None:
     assert result.exit_code != 0
     assert "testprojects/publish/bad:image" in result.stderr and message in " ".join(result.stderr.split()), result.stderr[-3000:]
     assert "Traceback" not in result.stderr
+
+
+def _upload_blob(address: str, repository: str, data: bytes) -> None:
+    """One blob through the distribution API (POST, then a monolithic PUT): what a push that was
+    stopped after its first upload leaves behind."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    start = opener.open(urllib.request.Request(f"http://{address}/v2/{repository}/blobs/uploads/", method="POST", data=b""))
+    location = urllib.parse.urljoin(f"http://{address}/", start.headers["Location"])
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    put = urllib.request.Request(
+        f"{location}{'&' if '?' in location else '?'}digest={digest}", method="PUT", data=data,
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert opener.open(put).status == 201
+
+
+def test_an_interrupted_push_tags_nothing_and_a_rerun_completes_it(repo: RepoCopy) -> None:
+    with registry() as (address, log):
+        repo.write(
+            "testprojects/publish/partial/BUILD",
+            f'unikernel_image(name="image", dependencies=["//testprojects/c/run_probe:app"], memory=64, '
+            f'registries=["{address}"], repository="partial")\n',
+        )
+        target = "testprojects/publish/partial:image"
+        repo.run("package", target).assert_success()
+        bundle = repo.bundle("testprojects.publish.partial/image")
+        # The state a push stopped midway leaves: the kernel's blob uploaded, no manifest.
+        _upload_blob(address, "partial", (bundle / "kernel").read_bytes())
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"http://{address}/v2/partial/manifests/latest")
+        assert missing.value.code == 404  # nothing is tagged
+        before = uploads(log)
+        result = repo.run("publish", target)
+        assert result.exit_code == 0 and f"{address}/partial:latest published" in result.stderr, result.stderr[-3000:]
+        # The rerun uploaded what was missing (initrd, cmdline, manifest.json, the empty config),
+        # not the kernel again, and tagged the image.
+        assert uploads(log) - before == 4
+        served = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{address}/partial:latest"))
+        assert [layer["annotations"]["org.opencontainers.image.title"] for layer in served["layers"]] == [
+            "kernel", "initrd", "cmdline", "manifest.json"
+        ]

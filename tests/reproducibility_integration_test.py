@@ -60,6 +60,7 @@ the `diffoscope` resolve) on every differing file pair, truncated.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -78,6 +79,7 @@ from remote_cache import (
     record_figures,
     remote_flags,
 )
+from unikernel_rules.publish.layout import BundleFile, artifact_layout
 
 BUNDLES = {
     "testprojects/c/hello_http:image": "testprojects.c.hello_http/image",
@@ -123,6 +125,23 @@ def _digests(repo: RepoCopy) -> Dict[str, str]:
         for path in sorted(bundle.iterdir()):
             digests[f"{bundle_dir}/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
     return digests
+
+
+def _published_digests(repo: RepoCopy) -> Dict[str, str]:
+    """The manifest digests `pants publish` would push: each bundle's unikernel artifact
+    (publish/layout.py) and, with the container format, its container image."""
+    out = {}
+    for bundle_dir in BUNDLES.values():
+        bundle = repo.bundle(bundle_dir)
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        files = [
+            BundleFile(p.name, hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_size)
+            for p in bundle.iterdir() if p.is_file()
+        ]
+        out[f"{bundle_dir} artifact"] = artifact_layout(files, manifest).manifest_digest
+        if "container" in manifest["formats"]:
+            out[f"{bundle_dir} container"] = manifest["formats"]["container"]["manifest_digest"]
+    return out
 
 
 def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, request) -> None:
@@ -191,7 +210,10 @@ def test_clean_builds_are_identical_and_a_remote_cache_serves_them(tmp_path, req
         assert "testprojects.python.hello_http/image/rootfs.img" in a
         assert "testprojects.c.disk_hello/image/rootfs.img" in a
         assert "testprojects.java.hello_http/image/rootfs.img" in a
+        assert "testprojects.python.hello_http/image/container.tar" in a
         assert sorted(a) == sorted(b)
+        # What `pants publish` pushes has the same digests too (docs/publish.md).
+        assert _published_digests(first) == _published_digests(second)
         different = sorted(name for name in a if a[name] != b.get(name))
         if different:
             report = mismatch_report(
