@@ -17,7 +17,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 LABEL = "dev.unikernel-rules.target"
 
@@ -71,37 +71,30 @@ class EngineApi:
         return self.get(f"/containers/json?all=1&filters={filters}")
 
 
-@contextlib.contextmanager
-def dockerd(timeout_s: float = 90) -> Iterator[EngineApi]:
-    """Start a dockerd of our own; yields its API; stops it (SIGTERM, then SIGKILL) and removes
-    its directories."""
-    binary = shutil.which("dockerd") or "/usr/sbin/dockerd"
+def _binary(name: str, fallback: str, package: str) -> str:
+    binary = shutil.which(name) or fallback
     if not os.path.exists(binary):
-        raise RuntimeError("dockerd is missing: build-support/setup-host.sh installs Debian's docker.io")
-    # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
-    base = Path(tempfile.mkdtemp(prefix="ukd-", dir="/tmp"))
-    sock = base / "d.sock"
-    log_path = base / "dockerd.log"
+        raise RuntimeError(f"{name} is missing: build-support/setup-host.sh installs Debian's {package}")
+    return binary
+
+
+@contextlib.contextmanager
+def _server(name: str, argv: List[str], base: Path, ready: Callable[[], bool], timeout_s: float) -> Iterator[None]:
+    """Run `argv` (its output in base/<name>.log) until `ready()`; on exit stop it (SIGTERM, then
+    SIGKILL) and remove `base`."""
+    log_path = base / f"{name}.log"
     log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [
-            binary, "--bridge=none", "--iptables=false", "--ip6tables=false",
-            f"--data-root={base}/data", f"--exec-root={base}/x", "-H", f"unix://{sock}",
-            f"--pidfile={base}/d.pid",
-        ],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    api = EngineApi(f"unix://{sock}")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout_s
         while True:
             with contextlib.suppress(OSError):
-                if api.request("GET", "/_ping", timeout=5) == (200, "OK"):
+                if ready():
                     break
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not start: {log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.5)
-        yield api
+                raise RuntimeError(f"{name} did not start: {log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield
     finally:
         proc.terminate()
         try:
@@ -110,8 +103,24 @@ def dockerd(timeout_s: float = 90) -> Iterator[EngineApi]:
             proc.kill()
             proc.wait()
         log.close()
-        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)
+        subprocess.run(["umount", "-R", str(base / "data")], capture_output=True)  # dockerd's overlays
         shutil.rmtree(base, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def dockerd(timeout_s: float = 90) -> Iterator[EngineApi]:
+    """Start a dockerd of our own; yields its API."""
+    binary = _binary("dockerd", "/usr/sbin/dockerd", "docker.io")
+    # Short paths: containerd's sockets live under the exec root (108-byte socket path limit).
+    base = Path(tempfile.mkdtemp(prefix="ukd-", dir="/tmp"))
+    sock = base / "d.sock"
+    argv = [
+        binary, "--bridge=none", "--iptables=false", "--ip6tables=false",
+        f"--data-root={base}/data", f"--exec-root={base}/x", "-H", f"unix://{sock}", f"--pidfile={base}/d.pid",
+    ]
+    api = EngineApi(f"unix://{sock}")
+    with _server("dockerd", argv, base, lambda: api.request("GET", "/_ping", timeout=5) == (200, "OK"), timeout_s):
+        yield api
 
 
 def load(api: EngineApi, tarball: Path) -> None:
@@ -147,12 +156,10 @@ def run_until(api: EngineApi, image_id: str, cmd: Optional[list], marker: bytes,
 def registry(htpasswd: Optional[str] = None, timeout_s: float = 30) -> Iterator[Tuple[str, Path]]:
     """Debian's docker-registry (the CNCF distribution registry) on a free loopback port, its
     storage in a temporary directory, every request in its log; `htpasswd`: the content of an
-    htpasswd file (bcrypt) to require. Yields (host:port, the log file); stopped by pid."""
+    htpasswd file (bcrypt) to require. Yields (host:port, the log file)."""
     from unikernel_rules.qemu import launcher
 
-    binary = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-    if not os.path.exists(binary):
-        raise RuntimeError("docker-registry is missing: build-support/setup-host.sh installs Debian's docker-registry")
+    binary = _binary("docker-registry", "/usr/bin/docker-registry", "docker-registry")
     base = Path(tempfile.mkdtemp(prefix="ukr-", dir="/tmp"))
     port = launcher.free_port()
     auth = ""
@@ -163,27 +170,10 @@ def registry(htpasswd: Optional[str] = None, timeout_s: float = 30) -> Iterator[
         "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\n"
         f"storage:\n  filesystem:\n    rootdirectory: {base / 'data'}\n{auth}http:\n  addr: 127.0.0.1:{port}\n"
     )
-    log_path = base / "registry.log"
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        [binary, "serve", str(base / "config.yml")],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"docker-registry did not start: {log_path.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.2)
-        yield f"127.0.0.1:{port}", log_path
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
+
+    def ready() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+
+    with _server("registry", [binary, "serve", str(base / "config.yml")], base, ready, timeout_s):
+        yield f"127.0.0.1:{port}", base / "registry.log"
