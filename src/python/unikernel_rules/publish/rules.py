@@ -52,8 +52,8 @@ QCOW2_FILE = "disk.qcow2"
 # KubeVirt's containerDisk: the disk at /disk/, owned by uid/gid 107 (its `qemu` user).
 KUBEVIRT_UID = 107
 PUSH_SCRIPT = "__unikernel/push.py"
-# What skopeo reads credentials, proxies and certificates from.
-PASSED_ENV = ("HOME", "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "HTTP_PROXY", "HTTPS_PROXY",
+# What skopeo reads credentials, proxies and certificates from (PATH: Docker credential helpers).
+PASSED_ENV = ("PATH", "HOME", "XDG_RUNTIME_DIR", "REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "HTTP_PROXY", "HTTPS_PROXY",
               "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
