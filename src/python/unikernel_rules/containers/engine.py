@@ -161,6 +161,10 @@ class _Stop:
                 pass
 
 
+class _Stopped(Exception):
+    """A signal came before the container started."""
+
+
 def run(ns: argparse.Namespace, app_args: Sequence[str]) -> int:
     manifest, entry = load_manifest(ns.bundle)
     say = (lambda m: print(f"unikernel: {m}", file=sys.stderr, flush=True)) if ns.verbose else (lambda m: None)
@@ -200,16 +204,23 @@ def run(ns: argparse.Namespace, app_args: Sequence[str]) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in EXIT_SIGNAL}
     timer = threading.Timer(ns.timeout, stop, args=(EXIT_TIMEOUT,)) if ns.timeout else None
-    container = client.containers.create(image_id, command=command, detach=True, **options)
+    try:
+        container = client.containers.create(image_id, command=command, detach=True, **options)
+    except docker.errors.DockerException as e:
+        raise EngineError(f"the Docker engine refused to create a container of {entry['repo_tag']}: {e}") from None
     stop.container = container
+    code = 1
     try:
         say(f"container {container.short_id} ({mode} network{', ports ' + str(published) if published else ''})")
         if stop.exit_code is not None:  # stopped while loading or creating
-            return stop.exit_code
+            raise _Stopped()
         # Attached before it starts (as `docker run` does): attaching to a container that has
         # already exited waits for it to start again, forever.
         output = client.api.attach(container.id, stdout=True, stderr=True, stream=True, logs=True, demux=True)
-        container.start()
+        try:
+            container.start()
+        except docker.errors.DockerException as e:
+            raise EngineError(f"the Docker engine could not start {entry['repo_tag']}: {e}") from None
         if timer:
             timer.daemon = True
             timer.start()
@@ -220,6 +231,8 @@ def run(ns: argparse.Namespace, app_args: Sequence[str]) -> int:
                     stream.flush()
         status = container.wait()
         code = int(status.get("StatusCode", 1))
+    except _Stopped:
+        pass
     finally:
         if timer:
             timer.cancel()
