@@ -50,14 +50,24 @@ def qemu_img(spec, *args):
 
 
 def pin_vmdk_cid(path, cid):
-    """Replace the descriptor's CID (8 hex digits, same length: no offset moves)."""
+    """Replace the descriptor's CID by `cid` (8 hex digits). qemu-img writes its random CID with
+    `%x`, so 1 to 8 digits (fewer than 8 in 1 of 16 builds), and then a shorter descriptor can
+    leave a stray byte after its NUL. The descriptor is NUL-padded text in sectors of its own
+    (the header's descriptorOffset and descriptorSize): it is written back with the 8-digit CID
+    and zeros to the end of those sectors, as qemu-img leaves it for an 8-digit CID."""
     with open(path, "r+b") as f:
         head = f.read(64 * 1024)  # the descriptor sits right after the 512-byte header
-        m = re.search(rb"\nCID=([0-9a-f]{8})\n", head)
+        desc_offset, desc_size = struct.unpack_from("<QQ", head, 28)
+        region_end = min((desc_offset + desc_size) * 512, len(head))
+        m = re.search(rb"\nCID=([0-9a-f]{1,8})\n", head[:region_end])
         if not m:
             raise FormatError("no CID= line in the VMDK descriptor written by qemu-img")
+        end = head.find(b"\0", m.end(), region_end)
+        text = cid.encode() + head[m.end(1) : end if end >= 0 else region_end]
+        if end < 0 or m.start(1) + len(text) >= region_end:
+            raise FormatError("no room in the VMDK descriptor's sectors for an 8-digit CID")
         f.seek(m.start(1))
-        f.write(cid.encode())
+        f.write(text + bytes(region_end - m.start(1) - len(text)))
 
 
 def vhd_checksum(footer):

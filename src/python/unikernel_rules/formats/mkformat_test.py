@@ -5,6 +5,8 @@ import struct
 import tarfile
 import uuid
 
+import pytest
+
 from unikernel_rules.formats import mkformat
 
 
@@ -42,14 +44,36 @@ def test_vhd_footer_pinning_makes_two_footers_equal(tmp_path) -> None:
     assert a[:4096] == b"\xaa" * 4096
 
 
+def _vmdk(text: bytes, desc_sectors: int = 2, tail: bytes = b"") -> bytes:
+    """A VMDK head: the 512-byte header (magic, descriptorOffset 1, descriptorSize), then the
+    descriptor sectors: `text`, a NUL, `tail`, zeros."""
+    header = bytearray(512)
+    header[:4] = b"KDMV"
+    struct.pack_into("<QQ", header, 28, 1, desc_sectors)
+    desc = text + b"\0" + tail
+    return bytes(header) + desc + bytes(desc_sectors * 512 - len(desc)) + b"GRAIN"
+
+
 def test_vmdk_cid_is_replaced_in_place(tmp_path) -> None:
+    text = b"# Disk DescriptorFile\nversion=1\nCID=1f2e3d4c\nparentCID=ffffffff\n"
     path = tmp_path / "disk.vmdk"
-    body = b"KDMV" + bytes(508) + b"# Disk DescriptorFile\nversion=1\nCID=1f2e3d4c\nparentCID=ffffffff\n"
-    path.write_bytes(body + bytes(100))
+    path.write_bytes(_vmdk(text))
     mkformat.pin_vmdk_cid(str(path), "0badcafe")
-    out = path.read_bytes()
-    assert b"\nCID=0badcafe\n" in out and b"parentCID=ffffffff" in out
-    assert len(out) == len(body) + 100
+    assert path.read_bytes() == _vmdk(text.replace(b"1f2e3d4c", b"0badcafe"))
+
+
+def test_vmdk_cid_shorter_than_8_digits(tmp_path) -> None:
+    # qemu-img prints its random CID with %x (0x00a8d00b is "CID=a8d00b") and can leave a stray
+    # byte after the shorter text's NUL: the result is what an 8-digit CID gives.
+    text = b"# Disk DescriptorFile\nversion=1\nCID=a8d00b\nparentCID=ffffffff\ncreateType=\"streamOptimized\"\n"
+    path = tmp_path / "disk.vmdk"
+    path.write_bytes(_vmdk(text, tail=b"\n"))
+    mkformat.pin_vmdk_cid(str(path), "0badcafe")
+    assert path.read_bytes() == _vmdk(text.replace(b"CID=a8d00b", b"CID=0badcafe"))
+    full = tmp_path / "full.vmdk"
+    full.write_bytes(_vmdk(b"CID=1\n".rjust(1021, b"#").replace(b"#CID", b"\nCID"), desc_sectors=2))
+    with pytest.raises(mkformat.FormatError, match="no room"):
+        mkformat.pin_vmdk_cid(str(full), "0badcafe")
 
 
 def test_gce_tarball_is_reproducible_and_padded_to_whole_gib(tmp_path, monkeypatch) -> None:
@@ -69,3 +93,4 @@ def test_gce_tarball_is_reproducible_and_padded_to_whole_gib(tmp_path, monkeypat
     assert data == b"\x55" * 1536 * 1024 + bytes(512 * 1024)
     with gzip.open(tmp_path / "a.tar.gz") as gz:
         assert gz.read(512)[257:263] == b"ustar "  # GNU format magic
+
