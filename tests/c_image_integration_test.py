@@ -28,7 +28,7 @@ def repo(tmp_path_factory) -> Iterator[RepoCopy]:
 def test_package_boot_and_fetch(repo: RepoCopy) -> None:
     repo.run("package", IMAGE).assert_success()
     bundle = repo.bundle(BUNDLE)
-    assert sorted(p.name for p in bundle.iterdir()) == ["cmdline", "container.tar", "initrd", "kernel", "manifest.json"]
+    assert sorted(p.name for p in bundle.iterdir()) == ["cmdline", "container.tar", "initrd", "kernel", "manifest.json", "sbom.spdx.json"]
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["target"] == IMAGE
     assert manifest["runtime"] == "c"

@@ -21,8 +21,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
-import stat
 import subprocess
 import tarfile
 import time
@@ -34,6 +32,7 @@ import pytest
 
 from browser import Browser
 from docker_engine import EngineApi, dockerd
+from image_trees import disk_tree, files_only, unpack_initrd, unpack_rootfs
 from pants_repo import RepoCopy, interrupt
 from unikernel_rules.qemu import launcher
 
@@ -93,26 +92,6 @@ def layer_tree(tarball: Path) -> Dict[str, Tuple[str, object]]:
     return tree
 
 
-def disk_tree(root: Path) -> Dict[str, Tuple[str, object]]:
-    tree: Dict[str, Tuple[str, object]] = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            full = Path(dirpath) / name
-            rel = str(full.relative_to(root))
-            mode = full.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                tree[rel] = ("link", os.readlink(full))
-            elif stat.S_ISREG(mode):
-                tree[rel] = ("file", hashlib.sha256(full.read_bytes()).hexdigest())
-            else:  # directories, and the initramfs's /dev/console
-                tree[rel] = ("dir", None)
-    return tree
-
-
-def files_only(tree: Dict[str, Tuple[str, object]], drop=()) -> Dict[str, Tuple[str, object]]:
-    return {p: v for p, v in tree.items() if v[0] != "dir" and not any(p == d or p.startswith(d + "/") for d in drop)}
-
-
 @pytest.mark.parametrize("image", [C_IMAGE, PY_IMAGE, JAVA_IMAGE])
 def test_an_oci_layout_of_the_vms_root_tree(repo: RepoCopy, image: str, tmp_path: Path) -> None:
     bundle, manifest, entry = container_entry(repo, image)
@@ -134,12 +113,10 @@ def test_an_oci_layout_of_the_vms_root_tree(repo: RepoCopy, image: str, tmp_path
     layer = layer_tree(tarball)
     vm_root = tmp_path / "vm-root"
     if manifest["root"]["kind"] == "disk":
-        subprocess.run(["unsquashfs", "-q", "-n", "-d", str(vm_root), str(bundle / "rootfs.img")], check=True)
+        unpack_rootfs(bundle, vm_root)
         drop = ()
     else:
-        vm_root.mkdir()
-        cpio = gzip.decompress((bundle / "initrd").read_bytes())
-        subprocess.run(["cpio", "-id", "--quiet"], input=cpio, cwd=vm_root, check=True)
+        unpack_initrd(bundle, vm_root)
         drop = ("init", ".uk")  # the initramfs's own: PID 1 and its configuration
     assert files_only(layer) == files_only(disk_tree(vm_root), drop)
     assert files_only(layer), "the layer holds no files"

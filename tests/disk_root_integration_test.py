@@ -33,7 +33,7 @@ def test_bundle_and_manifest(bundle) -> None:
     # The bundle, and the bootable disks this example also builds (disk_formats_integration_test).
     assert sorted(p.name for p in bundle.iterdir()) == [
         "cmdline", "disk.qcow2", "disk.raw", "disk.tar.gz", "disk.vhd", "disk.vmdk", "initrd",
-        "kernel", "manifest.json", "rootfs.img"
+        "kernel", "manifest.json", "rootfs.img", "sbom.spdx.json"
     ]
     manifest = json.loads((bundle / "manifest.json").read_text())
     root = manifest["root"]

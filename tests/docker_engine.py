@@ -152,6 +152,12 @@ def run_until(api: EngineApi, image_id: str, cmd: Optional[list], marker: bytes,
         api.request("DELETE", f"/containers/{cid}?force=1")
 
 
+def blob_uploads(log: Path) -> int:
+    """Blob uploads a registry has started (the distribution API's POST .../blobs/uploads/),
+    counted in its access log."""
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if "POST /v2/" in line and "/blobs/uploads/" in line)
+
+
 @contextlib.contextmanager
 def registry(htpasswd: Optional[str] = None, timeout_s: float = 30) -> Iterator[Tuple[str, Path]]:
     """Debian's docker-registry (the CNCF distribution registry) on a free loopback port, its

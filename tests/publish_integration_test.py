@@ -27,7 +27,7 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from docker_engine import registry
+from docker_engine import blob_uploads, registry
 from pants_repo import RepoCopy
 from unikernel_rules.publish.layout import ARTIFACT_TYPE, BundleFile, artifact_layout
 from unikernel_rules.qemu import launcher
@@ -67,11 +67,6 @@ def repo(tmp_path_factory, reg: Tuple[str, Path]) -> Iterator[RepoCopy]:
 
 def skopeo(*args: str) -> bytes:
     return subprocess.run(["skopeo", *args], capture_output=True, check=True).stdout
-
-
-def uploads(log: Path) -> int:
-    """Blob uploads the registry has started (the distribution API's POST .../blobs/uploads/)."""
-    return sum(1 for line in log.read_text(errors="replace").splitlines() if "POST /v2/" in line and "/blobs/uploads/" in line)
 
 
 def check_containerdisk(address: str, repository: str, qcow2: Path, work: Path) -> None:
@@ -125,13 +120,13 @@ def test_publish_every_example_and_read_it_back(repo: RepoCopy, reg: Tuple[str, 
         assert container["Digest"] == manifest["formats"]["container"]["manifest_digest"]
         if "qcow2" in manifest["formats"]:
             check_containerdisk(address, repository, bundle / "disk.qcow2", tmp_path / "cd")
-    assert uploads(log) > 0
+    assert blob_uploads(log) > 0
 
     # Unchanged: a second publish uploads no blob (skopeo asks the registry for each first).
-    before = uploads(log)
+    before = blob_uploads(log)
     again = repo.run("publish", *EXAMPLES)
     assert again.exit_code == 0, again.stderr[-3000:]
-    assert uploads(log) == before
+    assert blob_uploads(log) == before
 
 
 def test_skip_push_pushes_nothing(repo: RepoCopy, reg: Tuple[str, Path]) -> None:
@@ -220,13 +215,13 @@ def test_an_interrupted_push_tags_nothing_and_a_rerun_completes_it(repo: RepoCop
         with pytest.raises(urllib.error.HTTPError) as missing:
             urllib.request.build_opener(urllib.request.ProxyHandler({})).open(f"http://{address}/v2/partial/manifests/latest")
         assert missing.value.code == 404  # nothing is tagged
-        before = uploads(log)
+        before = blob_uploads(log)
         result = repo.run("publish", target)
         assert result.exit_code == 0 and f"{address}/partial:latest published" in result.stderr, result.stderr[-3000:]
-        # The rerun uploaded what was missing (initrd, cmdline, manifest.json, the empty config),
-        # not the kernel again, and tagged the image.
-        assert uploads(log) - before == 4
+        # The rerun uploaded what was missing (initrd, cmdline, the SBOM, manifest.json, the
+        # empty config), not the kernel again, and tagged the image.
+        assert blob_uploads(log) - before == 5
         served = json.loads(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{address}/partial:latest"))
         assert [layer["annotations"]["org.opencontainers.image.title"] for layer in served["layers"]] == [
-            "kernel", "initrd", "cmdline", "manifest.json"
+            "kernel", "initrd", "cmdline", "sbom.spdx.json", "manifest.json"
         ]

@@ -13,6 +13,7 @@ FIGURES = {
             "bundle_bytes": 1_500_000, "container_bytes": 30_720, "runtime": "c",
             "vm": [{"s": 2.0}, {"s": 4.0}], "container": [{"s": 0.5}, {"s": 0.5}],
             "layer_bytes": 17_000, "republish_s": 1.4, "republish_uploads": 0, "republish_ok": True,
+            "artifact_bytes": 1_520_000, "sbom": {"bytes": 15_000, "files": 14, "packages": 6, "origins": {"app": 1}},
         },
         "testprojects/java/hello_http:image": {
             "bundle_bytes": 30_000_000, "container_bytes": 25_000_000, "runtime": "java",
@@ -46,4 +47,5 @@ def test_publish_rows() -> None:
     lines = containers.render(FIGURES)
     row = next(line for line in lines if "c/hello_http" in line and "1.4 s" in line)
     assert "| 0 |" in row and row.endswith("no blob, ≤ 3 s ✅ |")
+    assert "1,520,000 bytes" in row and "| 14, 6, 15,000 bytes (0.01 MB) |" in row
     assert not any("java/hello_http" in line and "s |" in line and "no blob" in line for line in lines)

@@ -18,6 +18,7 @@ from unikernel_rules.rootfs import placement
 from unikernel_rules.rootfs import image as rootfs_image
 from unikernel_rules.rootfs import rules as rootfs_rules
 from unikernel_rules.runtimes import c, java, python
+from unikernel_rules.sbom import rules as sbom_rules
 from unikernel_rules.subsystems import debian_tools, docker_sdk, java_runtime, python_runtime, unikernel_publish, unikernel_run, zig
 from unikernel_rules.target_types import (
     CLibraryTarget,
@@ -58,6 +59,7 @@ def rules():
         *containers_rules.rules(),
         *container_runner.rules(),
         *publish_rules.rules(),
+        *sbom_rules.rules(),
         *unikernel_publish.rules(),
         *rootfs_guest.rules(),
         *c.rules(),

@@ -28,11 +28,6 @@ CONTAINER_DIRS = (("dev", 0o755), ("proc", 0o555), ("sys", 0o555), ("tmp", 0o177
 ANNOTATION_PREFIX = "dev.unikernel-rules"
 
 
-def container_repository(address: Address) -> str:
-    """The name `docker load` tags the image with: the image's default publish repository."""
-    return default_repository(address)
-
-
 @dataclass(frozen=True)
 class ContainerImageRequest:
     address: Address
@@ -112,7 +107,8 @@ def container_spec(request: ContainerImageRequest, repo_tag: str) -> dict:
 
 @rule(desc="Build a container image from an image's root tree", level=LogLevel.DEBUG)
 async def build_container_image(request: ContainerImageRequest) -> ContainerImage:
-    repo_tag = f"{container_repository(request.address)}:{request.tag}"
+    # `docker load` tags it with the image's default publish repository.
+    repo_tag = f"{default_repository(request.address)}:{request.tag}"
     script = importlib.resources.read_binary("unikernel_rules.containers", "oci.py")
     spec = container_spec(request, repo_tag)
     root = await Get(Digest, AddPrefix(request.root, "root"))

@@ -55,6 +55,7 @@ from unikernel_rules.rootfs.guest import LOCAL_CA_DIR, GuestFiles, GuestFilesReq
 from unikernel_rules.rootfs.placement import ImageFiles, ImageFilesRequest
 from unikernel_rules.rootfs.image import ROOTFS_IMAGE, RootfsImage, RootfsImageRequest
 from unikernel_rules.rootfs.rules import MEMORY_TOKEN, pack_initrd
+from unikernel_rules.sbom.rules import Sbom, SbomRequest
 from unikernel_rules.runtimes.api import (
     DISK_ROOT_MEMORY_BASE_MIB,
     KERNEL_MEMORY_BASE_MIB,
@@ -338,39 +339,58 @@ async def assemble_unikernel_image(
     )
     cmdline_digest = await Get(Digest, CreateDigest([FileContent("cmdline", (cmdline + "\n").encode())]))
     bundle_pieces = [kernel.kernel, initrd.digest, cmdline_digest, *([rootdisk.digest] if rootdisk else [])]
-    built_disks: Optional[BootableDisks] = None
+    # The SBOM, the bootable disks and the container image are independent: built in parallel.
+    sbom_request = SbomRequest(
+        address,
+        apps[0].address,
+        app.runtime,
+        root=app_files,
+        init=init.digest,
+        init_conf=init_conf.replace(MEMORY_TOKEN, str(initrd.memory_needed_mib)),
+        bundle=await Get(Digest, MergeDigests(bundle_pieces)),
+        provenance=app.provenance.merge(guest.provenance),
+        kernel=kernel,
+    )
+    gets: list = [Get(Sbom, SbomRequest, sbom_request)]
     if disks:
-        built_disks = await Get(
-            BootableDisks,
-            BootableDisksRequest(
-                formats=tuple(f.name for f in disks),
-                kernel=kernel.kernel,
-                initrd=disk_initrd.digest,
-                cmdline=cmdline,
-                rootfs=rootdisk.digest if rootdisk else None,
-                root_partuuid=disk_partuuid,
-                image=str(address),
-            ),
+        gets.append(
+            Get(
+                BootableDisks,
+                BootableDisksRequest(
+                    formats=tuple(f.name for f in disks),
+                    kernel=kernel.kernel,
+                    initrd=disk_initrd.digest,
+                    cmdline=cmdline,
+                    rootfs=rootdisk.digest if rootdisk else None,
+                    root_partuuid=disk_partuuid,
+                    image=str(address),
+                ),
+            )
         )
-    container: Optional[ContainerImage] = None
     if CONTAINER in formats:
         # The same root tree as the VM's, with the image's command, env, user and ports.
-        container = await Get(
-            ContainerImage,
-            ContainerImageRequest(
-                address,
-                app_files,
-                entrypoint=command[:args_from],
-                cmd=command[args_from:],
-                env=FrozenDict(env),
-                workdir=app.workdir,
-                uid=settings.user.uid,
-                gid=settings.user.gid,
-                ports=tuple(guest for _, guest in settings.ports),
-                owned_dirs=(app.workdir, *settings.writable_paths),
-                labels=FrozenDict({"runtime": app.runtime}),
-            ),
+        gets.append(
+            Get(
+                ContainerImage,
+                ContainerImageRequest(
+                    address,
+                    app_files,
+                    entrypoint=command[:args_from],
+                    cmd=command[args_from:],
+                    env=FrozenDict(env),
+                    workdir=app.workdir,
+                    uid=settings.user.uid,
+                    gid=settings.user.gid,
+                    ports=tuple(guest for _, guest in settings.ports),
+                    owned_dirs=(app.workdir, *settings.writable_paths),
+                    labels=FrozenDict({"runtime": app.runtime}),
+                ),
+            )
         )
+    results = list(await MultiGet(gets))
+    sbom: Sbom = results.pop(0)
+    built_disks: Optional[BootableDisks] = results.pop(0) if disks else None
+    container: Optional[ContainerImage] = results.pop(0) if CONTAINER in formats else None
     outputs = await Get(
         Digest,
         MergeDigests(
@@ -378,6 +398,7 @@ async def assemble_unikernel_image(
                 *(bundle_pieces if BUNDLE in formats else []),
                 *([built_disks.digest] if built_disks else []),
                 *([container.digest] if container else []),
+                sbom.digest,
             ]
         ),
     )
@@ -454,6 +475,8 @@ async def assemble_unikernel_image(
             else {"kind": "initramfs"}
         ),
         "files": files,
+        # The SPDX 2.3 document of every file of the image and its origin (docs/sbom.md).
+        "sbom": sbom.manifest_entry(),
         # The direct-boot bundle's bytes (every written file's when `formats` has no `bundle`).
         "total_bytes": sum(
             f["size"] for name, f in files.items() if name in bundle_names or BUNDLE not in formats

@@ -33,7 +33,7 @@ from pants.engine.target import (
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
-from unikernel_rules.debian.lock import closure, upstream_version
+from unikernel_rules.debian.lock import LockedDebianPackage, closure, upstream_version
 from unikernel_rules.kernel.fragment_lines import drop_superseded, overridden_hints
 from unikernel_rules.debian.rules import (
     DebianDownloadRequest,
@@ -128,6 +128,8 @@ class BuiltKernel:
     version: str
     # The fragments applied, in order: "builtin:<name>" and the user's paths.
     fragments: Tuple[str, ...] = ()
+    # The locked Debian package of the source (for the image's SBOM).
+    source_package: Optional[LockedDebianPackage] = None
 
 
 class KernelBuildError(Exception):
@@ -307,6 +309,7 @@ async def build_kernel(
         release=release[0].content.decode().strip(),
         version=version,
         fragments=tuple(labels),
+        source_package=package,
     )
 
 

@@ -26,6 +26,7 @@ LAYER_MEDIA_TYPES: Tuple[Tuple[str, str], ...] = (
     ("initrd", f"{PREFIX}.initrd.cpio"),
     ("cmdline", f"{PREFIX}.cmdline.v1+text"),
     ("rootfs.img", f"{PREFIX}.rootfs.squashfs"),
+    ("sbom.spdx.json", "application/spdx+json"),  # SPDX's own registered media type
     ("manifest.json", f"{PREFIX}.manifest.v1+json"),
 )
 TITLE = "org.opencontainers.image.title"

@@ -11,6 +11,7 @@ FILES = [
     BundleFile("kernel", "a" * 64, 1000),
     BundleFile("initrd", "b" * 64, 500),
     BundleFile("container.tar", "e" * 64, 700),  # not part of the artifact: pushed as its own image
+    BundleFile("sbom.spdx.json", "9" * 64, 60),
 ]
 MANIFEST = {"target": "t:image", "runtime": "c", "kernel_version": "6.1.176", "memory_mib": 64,
             "ports": [{"host": 18080, "guest": 8080}], "cmdline": "console=ttyS0"}
@@ -24,7 +25,8 @@ def test_layers_in_bundle_order_with_titles_and_media_types() -> None:
         "mediaType": EMPTY_MEDIA_TYPE, "digest": "sha256:" + hashlib.sha256(b"{}").hexdigest(), "size": 2
     }
     titles = [layer["annotations"]["org.opencontainers.image.title"] for layer in manifest["layers"]]
-    assert titles == ["kernel", "initrd", "cmdline", "manifest.json"]
+    assert titles == ["kernel", "initrd", "cmdline", "sbom.spdx.json", "manifest.json"]
+    assert manifest["layers"][3]["mediaType"] == "application/spdx+json"
     assert manifest["layers"][0] == {
         "mediaType": "application/vnd.unikernel-rules.kernel.bzimage", "digest": "sha256:" + "a" * 64, "size": 1000,
         "annotations": {"org.opencontainers.image.title": "kernel"},
@@ -38,7 +40,7 @@ def test_layers_in_bundle_order_with_titles_and_media_types() -> None:
         "dev.unikernel-rules.cmdline": "console=ttyS0",
     }
     assert layout.manifest_digest == "sha256:" + hashlib.sha256(layout.manifest).hexdigest()
-    assert [path for path, _ in layout.blobs] == [f"blobs/sha256/{c * 64}" for c in "abcd"]
+    assert [path for path, _ in layout.blobs] == [f"blobs/sha256/{c * 64}" for c in "abc9d"]
 
 
 def test_the_layout_depends_only_on_digests_and_fields() -> None:

@@ -29,7 +29,9 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
+from unikernel_rules.debian.lock import LockedDebianPackage
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree
+from unikernel_rules.sbom.api import Provenance
 from unikernel_rules.rootfs.jks import jks_trust_store, pem_certificates
 from unikernel_rules.rootfs.symlinks import follow
 from unikernel_rules.target_types.guest import GuestUser
@@ -80,6 +82,8 @@ class GuestFilesRequest:
 class GuestFiles:
     files: Tuple[FileContent, ...]  # at their guest paths, without the leading `/`
     env: FrozenDict[str, str]  # what the app's environment gains (SSL_CERT_FILE, TZ)
+    # The Debian packages the CA bundle and the time zone come from (for the SBOM).
+    provenance: Provenance = Provenance()
 
 
 def render_etc(hostname: str, user: GuestUser, home: str, network: str, dhcp: bool = False) -> Dict[str, str]:
@@ -180,6 +184,8 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
         )
     ]
     env: Dict[str, str] = {}
+    packages: List[LockedDebianPackage] = []
+    derived: Dict[str, str] = {}
     local = await Get(DigestContents, Digest, request.local_ca_certificates)
     check_local_ca_certificates(local, request.description_of_origin)
     if request.ca_certificates or local:
@@ -189,6 +195,10 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
             tree = await _package_tree(CA_PACKAGE, f"the CA certificates of {request.description_of_origin}")
             certs = await Get(Digest, DigestSubset(tree.digest, PathGlobs([f"{CA_SOURCE_DIR}**/*.crt"])))
             contents = await Get(DigestContents, Digest, certs)
+            packages += tree.packages
+            derived[CA_BUNDLE] = CA_PACKAGE
+            if request.java_trust_store:
+                derived[request.java_trust_store] = CA_PACKAGE
         certificates = ca_files(contents, local)
         files.append(FileContent(CA_BUNDLE, ca_bundle(certificates)))
         env["SSL_CERT_FILE"] = "/" + CA_BUNDLE
@@ -214,7 +224,10 @@ async def guest_files(request: GuestFilesRequest) -> GuestFiles:
             FileContent("etc/timezone", f"{request.timezone}\n".encode()),
         ]
         env["TZ"] = request.timezone
-    return GuestFiles(files=tuple(files), env=FrozenDict(env))
+        packages += tree.packages
+        derived["etc/localtime"] = TZ_PACKAGE
+    provenance = Provenance(debian=tuple(packages), derived=FrozenDict(derived))
+    return GuestFiles(files=tuple(files), env=FrozenDict(env), provenance=provenance)
 
 
 def rules():

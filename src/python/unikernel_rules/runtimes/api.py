@@ -15,6 +15,8 @@ from pants.engine.target import FieldSet
 from pants.engine.unions import union
 from pants.util.frozendict import FrozenDict
 
+from unikernel_rules.sbom.api import Provenance
+
 # RAM the minimal kernel needs besides the initramfs (measured: see docs/benchmarks.md).
 KERNEL_MEMORY_BASE_MIB = 16
 # With a disk root the initramfs is tiny, but the kernel is bigger (the `disk` fragment's code
@@ -63,3 +65,6 @@ class UnikernelApp:
     # Where the runtime reads CA certificates as a Java key store (guest path without the leading
     # `/`), or "": the image's CA certificates (the PEM bundle's) are written there too.
     java_trust_store: str = ""
+    # Where the files came from (Debian packages, PyPI distributions, jars, the app's sources),
+    # for the image's SBOM (sbom/).
+    provenance: Provenance = Provenance()

@@ -20,6 +20,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from pants.util.strutil import softwrap
 
+from unikernel_rules.sbom.api import Provenance
 from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.subsystems.zig import Zig
 from unikernel_rules.target_types import (
@@ -227,6 +228,8 @@ async def build_c_program(field_set: CProgramFieldSet, zig: Zig) -> UnikernelApp
         runtime=CProgramFieldSet.runtime,
         digest=app_digest,
         command=(f"/{APP_DIR}/{binary_name}",),
+        # Statically linked: the binary is all there is (musl from zig's own sources inside).
+        provenance=Provenance(sources=headers.digest, built_from_sources=(f"{APP_DIR}/{binary_name}",)),
     )
 
 

@@ -56,6 +56,7 @@ from unikernel_rules.rootfs.layer_rules import (
     tool_errors,
 )
 from unikernel_rules.runtimes.api import APP_DIR, UnikernelApp, UnikernelAppFieldSet
+from unikernel_rules.sbom.api import JarOrigin, Provenance
 from unikernel_rules.runtimes.java_native import (
     excluded_but_used,
     headless_libraries,
@@ -185,6 +186,8 @@ class JavaJar:
     path: str  # sandbox path
     name: str  # file name in the image's /app/lib
     label: str  # for errors: address (and coordinate)
+    coordinate: str = ""  # Maven `group:artifact:version`, or "" for a jar file of the repository
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,7 +253,9 @@ async def java_jar(request: JavaJarRequest, subsystem: JavaRuntimeSubsystem) -> 
                 """
             )
         )
-    return JavaJar(digest=digest, path=entries[0].path, name=posixpath.basename(path), label=label)
+    return JavaJar(
+        digest=digest, path=entries[0].path, name=posixpath.basename(path), label=label, coordinate=coordinate or "", sha256=actual
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -572,6 +577,17 @@ async def build_java_app(
         # (docs/benchmarks.md); the H2 server (9 JDK modules with java.desktop, a 2.6 MB jar,
         # serving its console page) 43 MiB (2026-12-01, by hand; 42 fails).
         memory_mib=26,
+        # The jlink runtime is generated from the JDK's jmods; its shared libraries are copied
+        # from the locked packages; app.jar (and its CDS archive) from the program's sources.
+        provenance=Provenance(
+            debian=(*jdk.tree.packages, *packages.tree.packages),
+            derived=FrozenDict({JAVA_HOME.strip("/") + "/": subsystem.jdk_packages[0]}),
+            jars=tuple(JarOrigin(f"{APP_DIR}/lib/{j.name}", j.coordinate, j.sha256, j.label) for j in jars),
+            sources=sources.snapshot.digest,
+            built_from_sources=tuple(
+                f"{APP_DIR}/{name}" for name in ("app.jar", *((CDS_ARCHIVE,) if field_set.cds.value else ()))
+            ),
+        ),
     )
 
 

@@ -69,6 +69,8 @@ from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.runtimes.api import DISK_ROOT_MEMORY_BASE_MIB
 from unikernel_rules.runtimes.python_memory import runtime_memory_mib, typical_memory_mib
 from unikernel_rules.runtimes.python_checks import check_requirements_locked, entry_point_message
+from unikernel_rules.runtimes.python_sbom import python_distributions, python_sources
+from unikernel_rules.sbom.api import Provenance
 from unikernel_rules.subsystems.python_runtime import STDLIB, PythonRuntimeSubsystem
 from unikernel_rules.target_types import UnikernelStdlibField, UnikernelStdlibKeepField
 
@@ -292,6 +294,8 @@ async def build_python_app(
     )
     digest = await Get(Digest, MergeDigests([runtime_files, app_files, libraries.digest]))
 
+    distributions = await python_distributions(wrapped.target, python_setup, report["distributions"])
+    own_sources = await python_sources(wrapped.target)
     memory_mib = runtime_memory_mib(report.get("app_pyc_bytes", 0), report["distributions"])
     module, function = entry_point.val.module, entry_point.val.function
     python = f"{VENV_DIR}/bin/python3"
@@ -316,6 +320,7 @@ async def build_python_app(
         # allocations, from measured figures (python_memory.py, docs/python.md "Memory").
         memory_mib=memory_mib,
         typical_memory_mib=typical_memory_mib(DISK_ROOT_MEMORY_BASE_MIB + memory_mib),
+        provenance=Provenance(debian=runtime.layer.packages, python=distributions, sources=own_sources),
     )
 
 

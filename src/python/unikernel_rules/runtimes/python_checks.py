@@ -35,15 +35,16 @@ class LockProblem:
     locked_version: Optional[str]  # None: the project is not in the lock at all
 
 
-def locked_versions(lockfile_text: str) -> Dict[str, str]:
-    """Canonical project name -> version, from a Pants (PEX JSON) lockfile."""
+def locked_requirements(lockfile_text: str) -> List[dict]:
+    """The `locked_requirements` of a Pants (PEX JSON) lockfile (its `//` header skipped)."""
     body = "\n".join(line for line in lockfile_text.splitlines() if not line.lstrip().startswith("//"))
     data = json.loads(body)
-    versions: Dict[str, str] = {}
-    for resolve in data.get("locked_resolves", []):
-        for req in resolve.get("locked_requirements", []):
-            versions[canonical_name(req["project_name"])] = req["version"]
-    return versions
+    return [req for resolve in data.get("locked_resolves", []) for req in resolve.get("locked_requirements", [])]
+
+
+def locked_versions(lockfile_text: str) -> Dict[str, str]:
+    """Canonical project name -> version, from a Pants (PEX JSON) lockfile."""
+    return {canonical_name(req["project_name"]): req["version"] for req in locked_requirements(lockfile_text)}
 
 
 def lock_problems(
