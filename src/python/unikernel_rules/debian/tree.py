@@ -75,6 +75,55 @@ async def extract_deb(request: _ExtractRequest) -> _ExtractedDeb:
     return _ExtractedDeb(await Get(Digest, RemovePrefix(result.output_digest, "root")))
 
 
+@dataclass(frozen=True)
+class DebianCopyrightRequest:
+    package: LockedDebianPackage
+    description_of_origin: str
+
+
+@dataclass(frozen=True)
+class DebianCopyright:
+    """`usr/share/doc/NAME/copyright` of a locked package (extraction skips documentation)."""
+
+    digest: Digest  # the single file COPYRIGHT_FILE, or empty when the package has none
+
+
+COPYRIGHT_FILE = "copyright"
+COPYRIGHT_SCRIPT = "deb_copyright.py"
+
+
+@rule(desc="Read a Debian package's copyright file", level=LogLevel.DEBUG)
+async def deb_copyright(request: DebianCopyrightRequest) -> DebianCopyright:
+    pkg = request.package
+    scripts = [
+        FileContent(name, importlib.resources.read_binary("unikernel_rules.debian", name))
+        for name in (EXTRACT_SCRIPT, COPYRIGHT_SCRIPT)
+    ]
+    deb, python, script_digest = await MultiGet(
+        Get(DownloadedDeb, DebianDownloadRequest(pkg, request.description_of_origin)),
+        Get(ToolPython, ToolPythonRequest()),
+        Get(Digest, CreateDigest(scripts)),
+    )
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=python.argv(COPYRIGHT_SCRIPT, deb.path, pkg.name, COPYRIGHT_FILE),
+            input_digest=await Get(Digest, MergeDigests([deb.digest, script_digest])),
+            immutable_input_digests=python.immutable_input_digests,
+            env=python.env(),
+            output_files=(COPYRIGHT_FILE,),
+            description=f"Reading the copyright file of Debian package {pkg.name} {pkg.version}",
+            level=LogLevel.DEBUG,
+        ),
+    )
+    if result.exit_code != 0:
+        raise DebianLockError(
+            f"Reading the copyright file of the Debian package {pkg.name} {pkg.version} (for "
+            f"{request.description_of_origin}) failed: {result.stderr.decode(errors='replace').strip()[-2000:]}"
+        )
+    return DebianCopyright(result.output_digest)
+
+
 @rule(desc="Assemble a tree of Debian packages", level=LogLevel.DEBUG)
 async def debian_tree(request: DebianPackagesRequest) -> DebianTree:
     lock = await Get(DebianLock, DebianLockRequest())

@@ -9,7 +9,8 @@ hashes every file of the image (SPDX wants SHA-1 beside SHA-256) and decides its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+import posixpath
+from typing import Iterable, Tuple
 
 from pants.engine.addresses import Address
 from pants.engine.fs import (
@@ -19,10 +20,9 @@ from pants.engine.fs import (
     CreateDigest,
     Digest,
     DigestEntries,
-    DigestSubset,
     FileEntry,
+    SymlinkEntry,
     MergeDigests,
-    PathGlobs,
 )
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.util.frozendict import FrozenDict
@@ -30,6 +30,7 @@ from pants.util.logging import LogLevel
 
 from unikernel_rules.debian.lock import LockedDebianPackage
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree
+from unikernel_rules.debian.tree import COPYRIGHT_FILE, DebianCopyright, DebianCopyrightRequest
 from unikernel_rules.init.rules import init_sources
 from unikernel_rules.kernel.rules import BuiltKernel
 from unikernel_rules.rootfs.rules import COMPLETE_SENTINEL, INIT_CONF, INIT_PATH
@@ -73,15 +74,8 @@ class Sbom:
         }
 
 
-async def _package_files(package: LockedDebianPackage, origin: str) -> Tuple[Dict[str, str], Digest]:
-    """A package's files (path -> sha256) and its copyright file (a digest, maybe empty)."""
-    tree = await Get(DebianTree, DebianPackagesRequest((package.name,), origin, with_dependencies=False))
-    entries, copyright = await MultiGet(
-        Get(DigestEntries, Digest, tree.digest),
-        Get(Digest, DigestSubset(tree.digest, PathGlobs([f"usr/share/doc/{package.name}/copyright"]))),
-    )
-    files = {e.path: e.file_digest.fingerprint for e in entries if isinstance(e, FileEntry)}
-    return files, copyright
+async def _single(digest: Digest) -> Tuple[str, ...]:
+    return tuple(e.path for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry))
 
 
 @dataclass(frozen=True)
@@ -93,18 +87,32 @@ class _PackageFilesRequest:
 @dataclass(frozen=True)
 class _PackageFiles:
     files: FrozenDict[str, str]  # path -> sha256
-    copyright: Digest
+    copyright: Digest  # the file COPYRIGHT_FILE, or empty
     has_copyright: bool
+
+
+def package_file_digests(entries: Iterable) -> FrozenDict[str, str]:
+    """path -> sha256 of a package's files; a symlink to one of its files counts as that file
+    (a runtime may copy the file's bytes to the link's path); one to another package's file is
+    the package's path with no digest ("": a `.pyc` compiled from it is still the package's)."""
+    files = {e.path: e.file_digest.fingerprint for e in entries if isinstance(e, FileEntry)}
+    for e in entries:
+        if isinstance(e, SymlinkEntry):
+            target = posixpath.normpath(posixpath.join(posixpath.dirname(e.path), e.target))
+            files[e.path] = files.get(target, "")
+    return FrozenDict(files)
 
 
 @rule(desc="List a Debian package's files for an SBOM", level=LogLevel.DEBUG)
 async def package_files(request: _PackageFilesRequest) -> _PackageFiles:
-    files, copyright = await _package_files(request.package, request.description_of_origin)
-    return _PackageFiles(FrozenDict(files), copyright, bool(await _single(copyright)))
-
-
-async def _single(digest: Digest) -> List[str]:
-    return [e.path for e in await Get(DigestEntries, Digest, digest) if isinstance(e, FileEntry)]
+    """The package's files (their digests, without reading a byte) and its copyright file."""
+    package, origin = request.package, request.description_of_origin
+    tree, copyright = await MultiGet(
+        Get(DebianTree, DebianPackagesRequest((package.name,), origin, with_dependencies=False)),
+        Get(DebianCopyright, DebianCopyrightRequest(package, origin)),
+    )
+    entries = await Get(DigestEntries, Digest, tree.digest)
+    return _PackageFiles(package_file_digests(entries), copyright.digest, bool(await _single(copyright.digest)))
 
 
 @rule(desc="Write an image's SBOM", level=LogLevel.DEBUG)
@@ -140,7 +148,7 @@ async def build_sbom(request: SbomRequest, tools: DebianTools) -> Sbom:
                 "architecture": packages[n].architecture,
                 "sha256": packages[n].sha256,
                 "files": dict(p.files),
-                "copyright": f"copyright/{n}/usr/share/doc/{n}/copyright" if p.has_copyright else None,
+                "copyright": f"copyright/{n}/{COPYRIGHT_FILE}" if p.has_copyright else None,
             }
             for n, p in zip(names, per_package)
         ]

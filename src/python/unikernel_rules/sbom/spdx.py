@@ -143,13 +143,13 @@ class Licenses:
         """(licenseDeclared, a comment) from a package's copyright file."""
         if not copyright_file:
             return NOASSERTION, "The package has no copyright file."
-        from debian.copyright import Copyright, NotMachineReadableError  # python-debian
+        from debian.copyright import Copyright  # python-debian
 
         origin = f"/usr/share/doc/{package}/copyright"
         try:
             with open(copyright_file, encoding="utf-8", errors="replace") as f:
                 parsed = Copyright(f, strict=False)
-        except (NotMachineReadableError, ValueError) as e:
+        except Exception as e:  # NotMachineReadableError, or a malformed DEP-5 file: no licence
             return NOASSERTION, f"{origin} is not machine-readable (DEP-5): {str(e)[:200]}"
         texts = {
             p.license.synopsis.lower(): p.license.text
@@ -333,7 +333,7 @@ def build(spec: dict) -> Tuple[dict, dict]:
         if extra["origin"] == "init":
             init_sources = regular_files(spec["init_sources"])
             for s in init_sources:
-                sid = add_source(files, f"./init/{s}", os.path.join(spec["init_sources"], s))
+                sid = add_source(files, f"./unikernel_rules/init/{s}", os.path.join(spec["init_sources"], s))
                 relationships.append((fid, "GENERATED_FROM", sid))
     for s in source_files:
         add_source(files, "./" + s, os.path.join(spec["sources"], s), file_id("source:" + s))

@@ -196,3 +196,10 @@ def test_python_licences():
     assert spdx.python_license({"license": ["BSD-3-Clause"]}) == "BSD-3-Clause"
     assert spdx.python_license({"license": ["BSD"], "classifier": ["License :: OSI Approved :: MIT License"]}) == "MIT"
     assert spdx.python_license({}) == "NOASSERTION"
+
+
+def test_a_copyright_file_that_is_not_machine_readable(tmp_path):
+    path = tmp_path / "copyright"
+    path.write_text("This package was debianized by someone.\n\nIt is under the GPL.\n")
+    declared, comment = spdx.Licenses().debian_package(str(path), "foo")
+    assert declared == "NOASSERTION" and "/usr/share/doc/foo/copyright is not machine-readable" in comment
