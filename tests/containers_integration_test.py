@@ -12,7 +12,8 @@ without networking setup, stopped by pid) and an independent OCI client (skopeo)
 - flaskr (Flask's tutorial app, unchanged) registers a user and finds it again in a new
   container (its volume is a directory that outlives the container);
 - bad inputs: no engine at the address (one paragraph naming it), an image built without the
-  format, a run option only a VM has.
+  format, a run option only a VM has, an image that needs its own kernel (`kernel_args`, kernel
+  `fragments`: a container runs on the engine's kernel).
 """
 
 from __future__ import annotations
@@ -231,6 +232,46 @@ def test_an_image_without_the_format_and_a_vm_only_option(repo: RepoCopy) -> Non
     result = repo.run("run", CONTAINER, "--unikernel-run-kernel-args=loglevel=7", PROBE)
     assert result.exit_code != 0
     assert "runs no VM, so `[unikernel-run].kernel_args` cannot apply" in result.stderr, result.stderr[-3000:]
+
+
+def test_an_image_that_needs_its_own_kernel(repo: RepoCopy, docker_host: str) -> None:
+    """A container runs on the engine's kernel: an image whose `kernel_args` or kernel
+    `fragments` ask its own kernel for something is refused before any build, naming the field;
+    parameters of the kernel's log alone are ignored with a note."""
+    probe = "//testprojects/c/run_probe:app"
+    repo.write("testprojects/containers/own_kernel/io.config", "CONFIG_IO_URING=y\n")
+    repo.write(
+        "testprojects/containers/own_kernel/BUILD",
+        f"""
+        unikernel_kernel(name="linux", source_package="linux-source-6.1", fragments=["io.config"])
+        unikernel_image(name="params", dependencies=["{probe}"], memory=64, formats=["bundle", "container"],
+                        kernel_args=["loglevel=7", "mitigations=off"])
+        unikernel_image(name="fragments", dependencies=["{probe}"], memory=64, formats=["bundle", "container"],
+                        kernel=":linux")
+        unikernel_image(name="log_only", dependencies=["{probe}"], memory=64, formats=["bundle", "container"],
+                        kernel_args=["loglevel=7", "printk.time=1"])
+        """,
+    )
+    env = {"DOCKER_HOST": docker_host}
+    result = repo.run("run", CONTAINER, "testprojects/containers/own_kernel:params", extra_env=env)
+    assert result.exit_code != 0
+    assert (
+        "cannot run testprojects/containers/own_kernel:params as a container: its `kernel_args` field sets "
+        "`mitigations=off`, kernel parameters its VM boots with." in result.stderr
+    ), result.stderr[-3000:]
+    assert "runs on the Docker engine's kernel" in result.stderr and "Traceback" not in result.stderr
+    result = repo.run("run", CONTAINER, "testprojects/containers/own_kernel:fragments", extra_env=env)
+    assert result.exit_code != 0
+    assert (
+        "its kernel testprojects/containers/own_kernel:linux enables what its own Kconfig `fragments` "
+        "(testprojects/containers/own_kernel/io.config) ask for" in result.stderr
+    ), result.stderr[-3000:]
+    # Refused before the build: no kernel with that fragment was compiled.
+    assert "Building the Linux" not in result.stderr
+    result = repo.run("run", CONTAINER, "testprojects/containers/own_kernel:log_only", "--", "print", "1", "5", extra_env=env)
+    assert result.exit_code == 5, result.stderr[-3000:]
+    assert result.stdout == "out 0: the quick brown fox jumps over the lazy dog\nstdout end, no newline"
+    assert "the image's `kernel_args` loglevel=7 printk.time=1 only shape the VM kernel's log: ignored" in result.stderr
 
 
 def test_flaskr_a_real_app_keeps_its_database_across_containers(repo: RepoCopy, engine: EngineApi, docker_host: str) -> None:

@@ -167,6 +167,8 @@ class _Stopped(Exception):
 
 def run(ns: argparse.Namespace, app_args: Sequence[str]) -> int:
     manifest, entry = load_manifest(ns.bundle)
+    for note in ns.note or ():
+        print(f"unikernel: {note}", file=sys.stderr, flush=True)
     say = (lambda m: print(f"unikernel: {m}", file=sys.stderr, flush=True)) if ns.verbose else (lambda m: None)
     try:
         import docker  # pants: no-infer-dep (the [docker-sdk] tool, on PYTHONPATH)
@@ -265,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--volumes-dir", metavar="DIR", help="where the volumes' directories are kept (DIR/container/<serial>)")
     p.add_argument("--wipe-volumes", action="store_true", help="start with new, empty volume directories")
     p.add_argument("--replace-args", action="store_true", help="the arguments after `--` replace the image's `args`")
+    p.add_argument("--note", action="append", help="a line to say on stderr before the run (pants run's notes)")
     p.add_argument("--verbose", "-v", action="store_true")
     return p
 

@@ -2,13 +2,15 @@
 
 One cached process per package (extract_deb.py, run by the build scripts' own Python from the
 lock: unikernel_rules.debian.tool_python), then a merge of the closure's trees
-(unikernel_rules.debian.merge: a path two packages ship differently names both).
+(unikernel_rules.debian.merge: a path two packages ship differently names both). The SBOM's
+licences come from another process per package (deb_copyright.py), set up the same way.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 from dataclasses import dataclass
+from typing import Tuple
 
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests, RemovePrefix
 from pants.engine.process import FallibleProcessResult, Process
@@ -33,35 +35,47 @@ EXTRACT_SCRIPT = "extract_deb.py"
 
 
 @dataclass(frozen=True)
-class _ExtractRequest:
+class _DebScriptRequest:
+    """Run one of this package's scripts on a locked .deb: `SCRIPT DEB ARGS...` on the locked
+    Python, as one cached process."""
+
     package: LockedDebianPackage
     description_of_origin: str
+    scripts: Tuple[str, ...]  # files of unikernel_rules.debian in the sandbox; the first one runs
+    args: Tuple[str, ...]
+    action: str  # "Extracting", "Reading the copyright file of": the process and its error say it
+    output_files: Tuple[str, ...] = ()
+    output_directories: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
-class _ExtractedDeb:
-    digest: Digest
+class _DebScriptResult:
+    output_digest: Digest
 
 
-@rule(desc="Extract a Debian package", level=LogLevel.DEBUG)
-async def extract_deb(request: _ExtractRequest) -> _ExtractedDeb:
+@rule(desc="Run a script on a Debian package", level=LogLevel.DEBUG)
+async def run_deb_script(request: _DebScriptRequest) -> _DebScriptResult:
     pkg = request.package
-    script = importlib.resources.read_binary("unikernel_rules.debian", EXTRACT_SCRIPT)
+    scripts = [
+        FileContent(name, importlib.resources.read_binary("unikernel_rules.debian", name))
+        for name in request.scripts
+    ]
     deb, python, script_digest = await MultiGet(
         Get(DownloadedDeb, DebianDownloadRequest(pkg, request.description_of_origin)),
         Get(ToolPython, ToolPythonRequest()),
-        Get(Digest, CreateDigest([FileContent(EXTRACT_SCRIPT, script)])),
+        Get(Digest, CreateDigest(scripts)),
     )
     input_digest = await Get(Digest, MergeDigests([deb.digest, script_digest]))
     result = await Get(
         FallibleProcessResult,
         Process(
-            argv=python.argv(EXTRACT_SCRIPT, deb.path, "root"),
+            argv=python.argv(request.scripts[0], deb.path, *request.args),
             input_digest=input_digest,
             immutable_input_digests=python.immutable_input_digests,
             env=python.env(),
-            output_directories=("root",),
-            description=f"Extracting Debian package {pkg.name} {pkg.version}",
+            output_files=request.output_files,
+            output_directories=request.output_directories,
+            description=f"{request.action} Debian package {pkg.name} {pkg.version}",
             level=LogLevel.DEBUG,
         ),
     )
@@ -69,10 +83,10 @@ async def extract_deb(request: _ExtractRequest) -> _ExtractedDeb:
         stderr = result.stderr.decode(errors="replace")
         lines = [l[len(ERROR_PREFIX) :] for l in stderr.splitlines() if l.startswith(ERROR_PREFIX)]
         raise DebianLockError(
-            f"Extracting the Debian package {pkg.name} {pkg.version} (for "
+            f"{request.action} the Debian package {pkg.name} {pkg.version} (for "
             f"{request.description_of_origin}) failed: {' '.join(lines) or stderr.strip()[-2000:]}"
         )
-    return _ExtractedDeb(await Get(Digest, RemovePrefix(result.output_digest, "root")))
+    return _DebScriptResult(result.output_digest)
 
 
 @dataclass(frozen=True)
@@ -94,34 +108,29 @@ COPYRIGHT_SCRIPT = "deb_copyright.py"
 
 @rule(desc="Read a Debian package's copyright file", level=LogLevel.DEBUG)
 async def deb_copyright(request: DebianCopyrightRequest) -> DebianCopyright:
-    pkg = request.package
-    scripts = [
-        FileContent(name, importlib.resources.read_binary("unikernel_rules.debian", name))
-        for name in (EXTRACT_SCRIPT, COPYRIGHT_SCRIPT)
-    ]
-    deb, python, script_digest = await MultiGet(
-        Get(DownloadedDeb, DebianDownloadRequest(pkg, request.description_of_origin)),
-        Get(ToolPython, ToolPythonRequest()),
-        Get(Digest, CreateDigest(scripts)),
-    )
     result = await Get(
-        FallibleProcessResult,
-        Process(
-            argv=python.argv(COPYRIGHT_SCRIPT, deb.path, pkg.name, COPYRIGHT_FILE),
-            input_digest=await Get(Digest, MergeDigests([deb.digest, script_digest])),
-            immutable_input_digests=python.immutable_input_digests,
-            env=python.env(),
+        _DebScriptResult,
+        _DebScriptRequest(
+            request.package,
+            request.description_of_origin,
+            scripts=(COPYRIGHT_SCRIPT, EXTRACT_SCRIPT),  # it reads the .deb with extract_deb's code
+            args=(request.package.name, COPYRIGHT_FILE),
+            action="Reading the copyright file of",
             output_files=(COPYRIGHT_FILE,),
-            description=f"Reading the copyright file of Debian package {pkg.name} {pkg.version}",
-            level=LogLevel.DEBUG,
         ),
     )
-    if result.exit_code != 0:
-        raise DebianLockError(
-            f"Reading the copyright file of the Debian package {pkg.name} {pkg.version} (for "
-            f"{request.description_of_origin}) failed: {result.stderr.decode(errors='replace').strip()[-2000:]}"
-        )
     return DebianCopyright(result.output_digest)
+
+
+def _extract_request(package: LockedDebianPackage, description_of_origin: str) -> _DebScriptRequest:
+    return _DebScriptRequest(
+        package,
+        description_of_origin,
+        scripts=(EXTRACT_SCRIPT,),
+        args=("root",),
+        action="Extracting",
+        output_directories=("root",),
+    )
 
 
 @rule(desc="Assemble a tree of Debian packages", level=LogLevel.DEBUG)
@@ -129,12 +138,14 @@ async def debian_tree(request: DebianPackagesRequest) -> DebianTree:
     lock = await Get(DebianLock, DebianLockRequest())
     packages = selected_packages(lock, request)
     extracted = await MultiGet(
-        Get(_ExtractedDeb, _ExtractRequest(p, request.description_of_origin)) for p in packages
+        Get(_DebScriptResult, _DebScriptRequest, _extract_request(p, request.description_of_origin))
+        for p in packages
     )
+    trees = await MultiGet(Get(Digest, RemovePrefix(e.output_digest, "root")) for e in extracted)
     merged = await Get(
         MergedPackageTrees,
         MergePackageTrees(
-            tuple((p.name, e.digest) for p, e in zip(packages, extracted)), request.description_of_origin
+            tuple((p.name, tree) for p, tree in zip(packages, trees)), request.description_of_origin
         ),
     )
     return DebianTree(digest=merged.digest, packages=packages)

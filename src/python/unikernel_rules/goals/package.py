@@ -160,6 +160,16 @@ def root_kind_of(address: Address, field_set: UnikernelImageFieldSet, app: Unike
     return kind
 
 
+def kernel_address_input(address: Address, kernel: Optional[str], default_kernel: str) -> AddressInput:
+    """The image's `kernel` field (else `[unikernel].default_kernel`); relative addresses
+    (":linux") are relative to the image's BUILD file."""
+    return AddressInput.parse(
+        kernel or default_kernel,
+        relative_to=address.spec_path,
+        description_of_origin=f"the `kernel` field of {address}",
+    )
+
+
 @rule(desc="Assemble a unikernel image", level=LogLevel.DEBUG)
 async def assemble_unikernel_image(
     field_set: UnikernelImageFieldSet, unikernel: UnikernelSubsystem
@@ -182,14 +192,9 @@ async def assemble_unikernel_image(
                 """
             )
         )
-    kernel_spec = field_set.kernel.value or unikernel.default_kernel
-    # Relative addresses (":linux") are relative to the image's BUILD file.
-    kernel_input = AddressInput.parse(
-        kernel_spec,
-        relative_to=address.spec_path,
-        description_of_origin=f"the `kernel` field of {address}",
+    kernel_address = await Get(
+        Address, AddressInput, kernel_address_input(address, field_set.kernel.value, unikernel.default_kernel)
     )
-    kernel_address = await Get(Address, AddressInput, kernel_input)
     formats = tuple(field_set.formats.value or DEFAULT_FORMATS)
     disks = disk_formats(formats)
     platform = image_platform(address, field_set.platform.value or QEMU)

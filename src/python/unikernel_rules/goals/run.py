@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import json
 import os
-from typing import List
+from typing import List, Tuple
 
 from pants.base.build_root import BuildRoot
 from pants.core.goals.run import RunRequest
 from pants.core.util_rules.adhoc_binaries import PythonBuildStandaloneBinary
-from pants.engine.addresses import Address
+from pants.engine.addresses import Address, AddressInput
 from pants.engine.fs import AddPrefix, Digest, DigestContents, DigestSubset, MergeDigests, PathGlobs
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import SourcesPaths, SourcesPathsRequest, WrappedTarget, WrappedTargetRequest
 from pants.util.logging import LogLevel
 
+from unikernel_rules.containers.checks import ContainerUnsuitableError, check_container_kernel
 from unikernel_rules.containers.runner import ContainerRunner
 from unikernel_rules.debian.rules import DebianPackagesRequest, DebianTree, debian_binary_argv
 from unikernel_rules.formats.names import CONTAINER
-from unikernel_rules.goals.package import UnikernelBundle, UnikernelImageFieldSet
+from unikernel_rules.goals.package import UnikernelBundle, UnikernelImageFieldSet, kernel_address_input
 from unikernel_rules.qemu.rules import QemuBinary, QemuLauncher
-from unikernel_rules.subsystems.unikernel import QemuSubsystem
+from unikernel_rules.subsystems.unikernel import QemuSubsystem, UnikernelSubsystem
+from unikernel_rules.target_types import KernelFragmentsField
 from unikernel_rules.subsystems.unikernel_run import (
     CONSOLE_CHOICES,
     FIRMWARE_CHOICES,
@@ -162,11 +165,34 @@ async def run_unikernel_image(
     python: PythonBuildStandaloneBinary,
     qemu_options: QemuSubsystem,
     run_options: UnikernelRunSubsystem,
+    unikernel: UnikernelSubsystem,
     build_root: BuildRoot,
 ) -> RunRequest:
     if run_options.format == CONTAINER:
-        # Checked before the build: a wrong option fails fast.
+        # Checked before the build: a wrong option, or an image that needs its own kernel, fails
+        # fast (containers/checks.py).
         container_args = container_option_args(field_set.address, run_options, build_root.path)
+        kernel_address = await Get(
+            Address,
+            AddressInput,
+            kernel_address_input(field_set.address, field_set.kernel.value, unikernel.default_kernel),
+        )
+        kernel = await Get(
+            WrappedTarget,
+            WrappedTargetRequest(kernel_address, description_of_origin=f"the `kernel` of {field_set.address}"),
+        )
+        fragments: Tuple[str, ...] = ()
+        if kernel.target.has_field(KernelFragmentsField):  # else the build says what is wrong
+            paths = await Get(SourcesPaths, SourcesPathsRequest(kernel.target[KernelFragmentsField]))
+            fragments = paths.files
+        try:
+            check = check_container_kernel(
+                field_set.address, field_set.kernel_args.value or (), kernel_address, fragments
+            )
+        except ContainerUnsuitableError as e:
+            raise UnikernelRunOptionError(str(e)) from None
+        if check.note():
+            container_args += ["--note", check.note()]
         bundle, runner = await MultiGet(
             Get(UnikernelBundle, UnikernelImageFieldSet, field_set), Get(ContainerRunner)
         )

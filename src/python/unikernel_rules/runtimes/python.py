@@ -68,7 +68,7 @@ from unikernel_rules.rootfs.layer_rules import (
 from unikernel_rules.runtimes.api import UnikernelApp, UnikernelAppFieldSet
 from unikernel_rules.runtimes.api import DISK_ROOT_MEMORY_BASE_MIB
 from unikernel_rules.runtimes.python_memory import runtime_memory_mib, typical_memory_mib
-from unikernel_rules.runtimes.python_checks import check_requirements_locked, entry_point_message
+from unikernel_rules.runtimes.python_checks import check_requirements_locked, entry_point_message, resolve_lock
 from unikernel_rules.runtimes.python_sbom import python_distributions, python_sources
 from unikernel_rules.sbom.api import Provenance
 from unikernel_rules.subsystems.python_runtime import STDLIB, PythonRuntimeSubsystem
@@ -194,7 +194,8 @@ async def build_python_app(
         built_request.request.to_interpreter_constraints_request(),
     )
     check_interpreter_constraints(address, constraints, runtime.version, python_setup)
-    await check_requirements_locked(address, wrapped.target, python_setup)
+    lock = await resolve_lock(wrapped.target, python_setup)  # the lock check's and the SBOM's
+    await check_requirements_locked(address, lock, python_setup)
 
     # The user's pex_binary as Pants would package it, but built for the image's CPython
     # minor version (wheels with its ABI tags) and with PEX's tools to install it.
@@ -294,7 +295,7 @@ async def build_python_app(
     )
     digest = await Get(Digest, MergeDigests([runtime_files, app_files, libraries.digest]))
 
-    distributions = await python_distributions(wrapped.target, python_setup, report["distributions"])
+    distributions = python_distributions(lock, report["distributions"])
     own_sources = await python_sources(wrapped.target)
     memory_mib = runtime_memory_mib(report.get("app_pyc_bytes", 0), report["distributions"])
     module, function = entry_point.val.module, entry_point.val.function

@@ -83,37 +83,48 @@ def lock_problem_message(
     )
 
 
+@dataclass(frozen=True)
+class ResolveLock:
+    """The app's resolve and its lockfile's text: read once, for the lock check and the SBOM."""
+
+    resolve: str = ""
+    path: str = ""  # "" without resolves, or when the resolve names no lockfile
+    text: Optional[str] = None  # None when there is no lockfile (yet)
+
+
+async def resolve_lock(target: Target, python_setup: PythonSetup) -> ResolveLock:
+    if not python_setup.enable_resolves or not target.has_field(PythonResolveField):
+        return ResolveLock()
+    resolve = target[PythonResolveField].normalized_value(python_setup)
+    lockfile = python_setup.resolves.get(resolve, "")
+    if not lockfile:
+        return ResolveLock(resolve)
+    contents = await Get(DigestContents, PathGlobs([lockfile]))
+    return ResolveLock(resolve, lockfile, contents[0].content.decode() if contents else None)
+
+
 async def check_requirements_locked(
-    address: Address, target: Target, python_setup: PythonSetup
+    address: Address, lock: ResolveLock, python_setup: PythonSetup
 ) -> None:
     """Raise one paragraph when a requirement of the app is missing from its resolve's lock."""
-    if not python_setup.enable_resolves or not target.has_field(PythonResolveField):
-        return
-    resolve = target[PythonResolveField].normalized_value(python_setup)
-    lockfile = python_setup.resolves.get(resolve)
-    if not lockfile:
-        return
+    if lock.text is None:
+        return  # no resolves, or no lockfile yet: Pants' own error says how to generate it
+    try:
+        versions = locked_versions(lock.text)
+    except (ValueError, KeyError):
+        return  # not a PEX JSON lock: leave it to Pants
     transitive = await Get(TransitiveTargets, TransitiveTargetsRequest([address]))
     requirements = [
         (str(tgt.address), req)
         for tgt in transitive.closure
         if tgt.has_field(PythonRequirementsField)
         and tgt.has_field(PythonRequirementResolveField)
-        and tgt[PythonRequirementResolveField].normalized_value(python_setup) == resolve
+        and tgt[PythonRequirementResolveField].normalized_value(python_setup) == lock.resolve
         for req in tgt[PythonRequirementsField].value
     ]
-    if not requirements:
-        return
-    contents = await Get(DigestContents, PathGlobs([lockfile]))
-    if not contents:
-        return  # no lockfile yet: Pants' own error says how to generate it
-    try:
-        versions = locked_versions(contents[0].content.decode())
-    except (ValueError, KeyError):
-        return  # not a PEX JSON lock: leave it to Pants
     problems = lock_problems(requirements, versions)
     if problems:
-        raise InvalidFieldException(lock_problem_message(address, resolve, lockfile, problems))
+        raise InvalidFieldException(lock_problem_message(address, lock.resolve, lock.path, problems))
 
 
 def entry_point_message(address: Address, entry_point: str, problem: str) -> str:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Tuple
 
-from pants.backend.python.subsystems.setup import PythonSetup
-from pants.backend.python.target_types import PythonResolveField
 from pants.core.target_types import ResourceSourceField
 from pants.backend.python.target_types import PythonSourceField
 from pants.core.util_rules.source_files import SourceFiles, SourceFilesRequest
-from pants.engine.fs import Digest, DigestContents, PathGlobs
+from pants.engine.fs import Digest
 from pants.engine.rules import Get
 from pants.engine.target import Target, TransitiveTargets, TransitiveTargetsRequest
 
-from unikernel_rules.runtimes.python_checks import locked_requirements
+from unikernel_rules.runtimes.python_checks import ResolveLock, locked_requirements
 from unikernel_rules.runtimes.python_memory import canonical_name
 from unikernel_rules.sbom.api import PythonDistribution
 
@@ -48,16 +46,13 @@ def locked_distributions(lockfile_text: str, lockfile: str, installed: Iterable[
     return tuple(found)
 
 
-async def python_distributions(target: Target, python_setup: PythonSetup, installed: Iterable[str]) -> Tuple[PythonDistribution, ...]:
-    lockfile = ""
-    if python_setup.enable_resolves and target.has_field(PythonResolveField):
-        lockfile = python_setup.resolves.get(target[PythonResolveField].normalized_value(python_setup), "")
-    contents = await Get(DigestContents, PathGlobs([lockfile])) if lockfile else ()
+def python_distributions(lock: ResolveLock, installed: Iterable[str]) -> Tuple[PythonDistribution, ...]:
     try:
-        text = contents[0].content.decode() if contents else '{"locked_resolves": []}'
-        return locked_distributions(text, lockfile, installed)
+        if lock.text is not None:
+            return locked_distributions(lock.text, lock.path, installed)
     except (ValueError, KeyError):  # not a PEX JSON lock
-        return locked_distributions('{"locked_resolves": []}', "", installed)
+        pass
+    return locked_distributions('{"locked_resolves": []}', "", installed)
 
 
 async def python_sources(target: Target) -> Digest:

@@ -223,40 +223,58 @@ def source_of_pyc(path: str) -> Optional[str]:
     return f"{m.group('dir').replace('__pycache__/', '')}{m.group('name')}.py" if m else None
 
 
-def origin_of(
-    path: str,
-    sha256: str,
-    spec: dict,
-    debian_files: Dict[str, List[Tuple[str, str]]],
-    python: Dict[str, Tuple[str, str, str]],
-    sources: Dict[str, str],
-) -> Tuple[str, str, str]:
-    """(kind, name, comment) of a root-tree file: kind is jar|app|pypi|debian|build."""
-    jars = {j["path"]: j for j in spec.get("jars", [])}
-    if path in jars:
-        return "jar", jars[path]["path"], f"The jar of {jars[path]['label']}."
-    if path in spec.get("built_from_sources", []):
-        return "app", "", "Built from the app's sources."
-    pyc_source = source_of_pyc(path)
-    if path in python:
-        return "pypi", python[path][0], "Installed from the distribution (its RECORD lists it)."
-    if pyc_source and pyc_source in python:
-        return "pypi", python[pyc_source][0], f"Compiled at build from /{pyc_source} of the distribution."
-    for package, packaged_sha256 in debian_files.get(path, []):
-        if packaged_sha256 == sha256:
-            return "debian", package, "Copied from the package."
-    if path in debian_files:
-        return "debian", debian_files[path][0][0], "Changed at build (e.g. stripped) from the package's file at this path."
-    if pyc_source and pyc_source in debian_files:
-        return "debian", debian_files[pyc_source][0][0], f"Compiled at build from /{pyc_source} of the package."
-    for prefix, package in sorted(spec.get("derived", {}).items(), key=lambda kv: -len(kv[0])):
-        if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
-            return "debian", package, "Generated at build from the package (not a file it ships)."
-    if sha256 in sources:
-        return "app", "", f"The app's source {sources[sha256]}."
-    if pyc_source and pyc_source in spec.get("_app_paths", ()):
-        return "app", "", f"Compiled at build from /{pyc_source} (the app's source)."
-    return "build", "", "Written by the build (from the image's fields, or the runtime's set-up)."
+class Origins:
+    """What decides a root file's origin, prepared once for all the files."""
+
+    def __init__(
+        self,
+        spec: dict,
+        debian_files: Dict[str, List[Tuple[str, str]]],
+        python: Dict[str, Tuple[str, str, str]],
+        sources: Dict[str, str],
+    ) -> None:
+        self.jars = {j["path"]: j for j in spec.get("jars", [])}
+        self.built = set(spec.get("built_from_sources", []))
+        # Longest prefix first: the most specific generated directory wins.
+        self.derived = sorted(spec.get("derived", {}).items(), key=lambda kv: -len(kv[0]))
+        self.debian_files = debian_files
+        self.python = python
+        self.sources = sources
+        self.app_paths: set = set()  # the app's files so far (a .pyc follows its .py)
+
+    def of(self, path: str, sha256: str) -> Tuple[str, str, str]:
+        """(kind, name, comment) of a root-tree file: kind is jar|app|pypi|debian|build."""
+        kind, name, comment = self._of(path, sha256)
+        if kind == "app":
+            self.app_paths.add(path)
+        return kind, name, comment
+
+    def _of(self, path: str, sha256: str) -> Tuple[str, str, str]:
+        if path in self.jars:
+            return "jar", path, f"The jar of {self.jars[path]['label']}."
+        if path in self.built:
+            return "app", "", "Built from the app's sources."
+        pyc_source = source_of_pyc(path)
+        python, debian_files = self.python, self.debian_files
+        if path in python:
+            return "pypi", python[path][0], "Installed from the distribution (its RECORD lists it)."
+        if pyc_source and pyc_source in python:
+            return "pypi", python[pyc_source][0], f"Compiled at build from /{pyc_source} of the distribution."
+        for package, packaged_sha256 in debian_files.get(path, []):
+            if packaged_sha256 == sha256:
+                return "debian", package, "Copied from the package."
+        if path in debian_files:
+            return "debian", debian_files[path][0][0], "Changed at build (e.g. stripped) from the package's file at this path."
+        if pyc_source and pyc_source in debian_files:
+            return "debian", debian_files[pyc_source][0][0], f"Compiled at build from /{pyc_source} of the package."
+        for prefix, package in self.derived:
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+                return "debian", package, "Generated at build from the package (not a file it ships)."
+        if sha256 in self.sources:
+            return "app", "", f"The app's source {self.sources[sha256]}."
+        if pyc_source and pyc_source in self.app_paths:
+            return "app", "", f"Compiled at build from /{pyc_source} (the app's source)."
+        return "build", "", "Written by the build (from the image's fields, or the runtime's set-up)."
 
 
 # -- the document -----------------------------------------------------------------------------
@@ -293,7 +311,7 @@ def build(spec: dict) -> Tuple[dict, dict]:
     counts: Dict[str, int] = {}
     app_id, image_id, build_id = "SPDXRef-App", "SPDXRef-Image", "SPDXRef-Build"
     jar_ids = {j["path"]: spdx_id("Package-maven" if j["coordinate"] else "Package-jar", j["coordinate"] or j["path"]) for j in spec.get("jars", [])}
-    app_paths = set()
+    origins = Origins(spec, debian_files, python, sources)
 
     def add_file(name: str, full: str, package_id: str, comment: str, digests: Optional[Tuple[str, str]] = None) -> str:
         sha1, sha256 = digests or hashes(full)
@@ -310,9 +328,7 @@ def build(spec: dict) -> Tuple[dict, dict]:
     for path in sorted(paths, key=lambda p: (p.endswith(".pyc"), p)):
         full = os.path.join(root, path)
         digests = hashes(full)
-        kind, name, comment = origin_of(path, digests[1], {**spec, "_app_paths": app_paths}, debian_files, python, sources)
-        if kind == "app":
-            app_paths.add(path)
+        kind, name, comment = origins.of(path, digests[1])
         counts[kind] = counts.get(kind, 0) + 1
         package_id = {
             "jar": jar_ids.get(path, ""),
@@ -324,7 +340,7 @@ def build(spec: dict) -> Tuple[dict, dict]:
         if kind == "pypi" and name not in pypi_ids:
             pypi_ids[name] = package_id  # installed but not in the lock (e.g. a local dist)
         fid = add_file("./" + path, full, package_id, comment, digests)
-        if path in spec.get("built_from_sources", []):
+        if path in origins.built:
             relationships.extend((fid, "GENERATED_FROM", file_id("source:" + s)) for s in source_files)
     for extra in spec.get("extra", []):
         package_id = {"init": "SPDXRef-Init", "build": build_id}[extra["origin"]]

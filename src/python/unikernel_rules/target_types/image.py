@@ -221,6 +221,9 @@ class UnikernelKernelArgsField(StringSequenceField):
         """
         Extra kernel command-line parameters, appended to the ones the plugin sets
         (`console=ttyS0 panic=-1 ...`). For example `["loglevel=7"]` to see all boot messages.
+        A container run (`pants run --unikernel-run-format=container`) runs on the host's
+        kernel: it ignores the kernel log's parameters (`loglevel`, `quiet`, `printk.*`, ...)
+        and refuses any other (docs/containers.md).
         """
     )
 

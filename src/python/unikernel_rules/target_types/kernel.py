@@ -40,7 +40,9 @@ class KernelFragmentsField(MultipleSourcesField):
         Your Kconfig fragments (`*.config` files with lines like `CONFIG_FOO=y` or
         `# CONFIG_FOO is not set`), applied in order after `tinyconfig` and the plugin's own
         fragments. An option that does not exist, or that Kconfig cannot set because its
-        dependencies are missing, fails the build with the file and line.
+        dependencies are missing, fails the build with the file and line. An image whose
+        kernel has fragments cannot run as a container (`--unikernel-run-format=container`):
+        the host's kernel may lack what they enable.
         """
     )
 
