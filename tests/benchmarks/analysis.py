@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from remote_cache import parse_counters
 from benchmarks.results import (
     FLOOR_LOWER_MIB,
     FLOOR_UPPER_MIB,
@@ -120,6 +121,18 @@ def completed_lines(stderr: str) -> List[str]:
         if m:
             out.add(m.group(1))
     return sorted(out)
+
+
+STATS_LOG = "--stats-log"  # Pants prints its counters at the end of the run
+
+
+def processes_run(stderr: str) -> Optional[int]:
+    """How many cacheable processes ran (local cache misses) in a run with `--stats-log`, those
+    logged at debug level (the SBOM, the initramfs) included; None without the counters."""
+    counters = parse_counters(stderr)
+    if "local_cache_requests_uncached" not in counters:
+        return None
+    return counters["local_cache_requests_uncached"]
 
 
 def pick_main_source(files: Iterable[str], runtime: str, image_dir: str) -> Optional[str]:

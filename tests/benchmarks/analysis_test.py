@@ -162,6 +162,16 @@ def test_completed_lines() -> None:
     assert RebuildResult(mode="fresh").kernel_rebuilt is None
 
 
+def test_processes_run_from_the_stats_log() -> None:
+    stderr = (
+        "14:44:31.24 [INFO] Completed: Compiling and linking x:app (zig cc, static musl)\n"
+        "14:44:33.10 [INFO] Counters:\n  local_cache_requests: 107\n  local_cache_requests_cached: 104\n"
+        "  local_cache_requests_uncached: 3\n  local_execution_requests: 3\n"
+    )
+    assert analysis.processes_run(stderr) == 3
+    assert analysis.processes_run("14:44:31.24 [INFO] Completed: x\n") is None
+
+
 def test_pick_main_source() -> None:
     files = [
         "3rdparty/kernel/BUILD",

@@ -18,7 +18,9 @@ from benchmarks.analysis import (
     bisect_floor,
     bundle_sizes,
     classify_boot,
+    STATS_LOG,
     completed_lines,
+    processes_run,
     find_main_source,
     matches_filters,
     parse_ready_ms,
@@ -343,15 +345,17 @@ class Bench:
             return rb
         original = path.read_text()
         try:
+            # `--stats-log` on every run (the same options: pantsd is not restarted): its
+            # counters say how many processes ran, those logged at debug level included.
             if use_pantsd:
-                r, rb.start_wall_s = self.pants("package", address, use_pantsd=True)
+                r, rb.start_wall_s = self.pants(STATS_LOG, "package", address, use_pantsd=True)
                 if r.exit_code != 0:
                     rb.error = "starting pantsd: " + r.stderr[-2000:]
                     return rb
                 if not self.repo.pantsd_pids():
                     rb.error = "pantsd did not start (no live pid in .pids/*/pantsd/pid of the copy)"
                     return rb
-            r, rb.noop_wall_s = self.pants("package", address, use_pantsd=use_pantsd)
+            r, rb.noop_wall_s = self.pants(STATS_LOG, "package", address, use_pantsd=use_pantsd)
             if r.exit_code != 0:
                 rb.error = "no-op package: " + r.stderr[-2000:]
                 rb.noop_wall_s = None
@@ -360,14 +364,16 @@ class Bench:
             path.write_text(append_comment(original, source, nonce))
             if use_pantsd:
                 time.sleep(0.5)  # let pantsd's file watcher see the change before the run
-            r, wall = self.pants("package", address, use_pantsd=use_pantsd)
+            r, wall = self.pants(STATS_LOG, "package", address, use_pantsd=use_pantsd)
             rb.completed = completed_lines(r.stderr)
+            rb.processes_run = processes_run(r.stderr)
             if r.exit_code != 0:
                 rb.error = "rebuild: " + r.stderr[-2000:]
                 return rb
             rb.wall_s = wall
             for c in rb.completed:
                 log(f"    ran: {c}")
+            log(f"    processes run in all (--stats-log): {rb.processes_run}")
             return rb
         finally:
             path.write_text(original)

@@ -119,11 +119,18 @@ def _image_section(r: ImageReport, static: Sequence[str], pants_startup_s: Optio
             if rb.wall_s is None:
                 continue
             label = "fresh process" if rb.mode == "fresh" else "pantsd"
+            hidden = (rb.processes_run or 0) - len(rb.completed)
+            quiet = (
+                f" ({rb.processes_run} in all by Pants' `--stats-log`; the other {hidden} log at "
+                "debug level, e.g. the SBOM document)"
+                if hidden > 0
+                else ""
+            )
             if rb.completed:
-                out += [f"Processes that ran in the rebuild ({label}):", ""]
+                out += [f"Processes that ran in the rebuild ({label}), as Pants logs them at info level{quiet}:", ""]
                 out += [f"- {c}" for c in rb.completed] + [""]
             else:
-                out += [f"No INFO process ran in the rebuild ({label}).", ""]
+                out += [f"No INFO process ran in the rebuild ({label}){quiet}.", ""]
     notes = measured_notes(r, pants_startup_s) + list(static)
     if notes:
         out += ["### What limits it", ""] + [f"- {n}" for n in notes] + [""]
@@ -269,8 +276,9 @@ def measured_notes(r: ImageReport, pants_startup_s: Optional[float] = None) -> L
             note += f" (starting Pants and reading the BUILD files alone takes {fmt_s(pants_startup_s)})"
         if rb.mode == "pantsd" and rb.start_wall_s is not None:
             note += f"; the run that started pantsd took {fmt_s(rb.start_wall_s)}"
-        if rb.completed:
-            note += f"; {len(rb.completed)} process(es) ran"
+        ran = rb.processes_run if rb.processes_run is not None else len(rb.completed)
+        if ran:
+            note += f"; {ran} process(es) ran"
         if rb.kernel_rebuilt:
             note += ", **including the kernel build**"
         if rb.runtime_layer_rebuilt:

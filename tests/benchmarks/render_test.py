@@ -79,6 +79,22 @@ def test_rebuild_note_when_noop_is_slower() -> None:
 
 
 
+def test_rebuild_counts_the_processes_logged_at_debug_level() -> None:
+    r = c_report()
+    r.rebuilds[1].processes_run = 3  # the compile (info) and two at debug level
+    notes = render_image.measured_notes(r, pants_startup_s=None)
+    pantsd = next(n for n in notes if n.startswith("Rebuild with a warm pantsd"))
+    assert "; 3 process(es) ran." in pantsd
+    fresh = next(n for n in notes if n.startswith("Rebuild in a fresh Pants process"))
+    assert "; 1 process(es) ran." in fresh  # no counters: the info lines
+    text = render.render_markdown([r], MACHINE, WHEN, static_notes={})
+    assert (
+        "Processes that ran in the rebuild (pantsd), as Pants logs them at info level (3 in all by "
+        "Pants' `--stats-log`; the other 2 log at debug level, e.g. the SBOM document):" in text
+    )
+    assert "Processes that ran in the rebuild (fresh process), as Pants logs them at info level:" in text
+
+
 def test_render_disk_root_two_ready_figures() -> None:
     r = disk_report()
     assert r.disk_root and r.goal_ready is r.ready_poll

@@ -107,7 +107,9 @@ class RebuildResult:
     wall_s: Optional[float] = None
     noop_wall_s: Optional[float] = None  # `package` again without a change (Pants overhead)
     start_wall_s: Optional[float] = None  # pantsd: the run that started it
-    completed: List[str] = dataclasses.field(default_factory=list)
+    completed: List[str] = dataclasses.field(default_factory=list)  # INFO `Completed:` lines
+    # Every process that ran (local cache misses, `--stats-log`): debug-level ones included.
+    processes_run: Optional[int] = None
     error: Optional[str] = None
 
     @property
