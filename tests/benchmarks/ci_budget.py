@@ -37,6 +37,12 @@ NOTES = [
     "Since 2026-12-03 the suite also runs tests/containers_integration_test.py (~4 min: a Docker "
     "engine of its own, the examples and flaskr in containers), which adds to the sum, not to the "
     "critical path (the reproducibility test).",
+    "On the AMD EPYC machine of 2026-12-03 (2 CPUs; the warm row above) builds are ~2x slower: one "
+    "kernel variant, built alone (a fragment of its own, so a cache miss), took 5.2 min (Intel: "
+    "2.5 min), and warm runs take 40-48 min with every integration test re-run (the reproducibility "
+    "test 30-34 min: build B compiles a kernel uncached, 15 min). A fresh `.ci/run` was not measured "
+    "there; from those figures, seven kernel variants two at a time (~35 min) plus the warm run "
+    "put it at ~80 min: over the 60 min goal and close to CI's 90 min limit.",
 ]
 
 
